@@ -1,0 +1,10 @@
+# dsla_set_warnings(target): -Wall -Wextra (and -Werror under DSLA_WERROR) for C++, forwarded to nvcc for CUDA.
+function(dsla_set_warnings target)
+  set(_flags -Wall -Wextra -Wshadow -Wnon-virtual-dtor)
+  if(DSLA_WERROR)
+    list(APPEND _flags -Werror)
+  endif()
+  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:${_flags}>)
+  list(JOIN _flags "," _joined)
+  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=${_joined}>)
+endfunction()

@@ -1,0 +1,34 @@
+// A terminal progress bar with rate and ETA, written to stderr (plain lines when stderr is not a terminal).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace dsla {
+
+class ProgressBar {
+ public:
+  /// `total` units of work named `unit` (e.g. "tok"); `label` prefixes the bar.
+  ProgressBar(std::string label, int64_t total, std::string unit);
+  ~ProgressBar();
+  ProgressBar(const ProgressBar&) = delete;
+  ProgressBar& operator=(const ProgressBar&) = delete;
+
+  /// Adds `n` done units; `extra` (e.g. "loss 2.31") is shown after the rate.
+  void advance(int64_t n, const std::string& extra = "");
+  /// Ends the bar with a final line.
+  void finish();
+  /// Units per second since construction.
+  double rate() const;
+
+ private:
+  void draw(bool final_line);
+
+  std::string label_, unit_, extra_;
+  int64_t total_, done_ = 0;
+  bool tty_, finished_ = false;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+}  // namespace dsla

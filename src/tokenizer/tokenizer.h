@@ -1,0 +1,35 @@
+// The tokenizer interface: SentencePiece (tokenizer.model) and byte-level BPE (tokenizer.json) behind one API.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dsla {
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  /// Token ids of `text`; prepends BOS when `add_bos` and the tokenizer has one. Special tokens written in the
+  /// text (e.g. "<|im_start|>") are recognised as single tokens.
+  virtual std::vector<int64_t> encode(std::string_view text, bool add_bos) const = 0;
+  /// Text of `ids`; special tokens (BOS/EOS/added control tokens) are skipped when `skip_special`.
+  virtual std::string decode(const std::vector<int64_t>& ids, bool skip_special = true) const = 0;
+  /// Number of ids, including added tokens.
+  virtual int64_t vocab_size() const = 0;
+  virtual std::optional<int64_t> bos_id() const = 0;
+  virtual std::optional<int64_t> eos_id() const = 0;
+  /// Name of the implementation ("sentencepiece" or "bpe"), for logs.
+  virtual std::string kind() const = 0;
+};
+
+/// Loads the tokenizer of an HF model directory: tokenizer.json when present, else tokenizer.model.
+/// Throws dsla::Error naming the directory when neither exists or the file is malformed.
+std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir);
+
+}  // namespace dsla
