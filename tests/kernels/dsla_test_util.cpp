@@ -1,0 +1,106 @@
+// dsla_test_util.h: inputs, fp64 reference runs, relative-RMS comparison.
+#include "dsla_test_util.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+namespace dsla::kernels::test {
+
+double rel_rms(const at::Tensor& got, const at::Tensor& ref, double floor) {
+  at::Tensor g = got.to(at::kDouble), r = ref.to(at::kDouble);
+  const double num = (g - r).norm().item<double>();
+  const double den = std::max(r.norm().item<double>(), floor);
+  return den == 0.0 ? num : num / den;
+}
+
+namespace {
+
+at::Tensor gates(const Case& c, at::IntArrayRef shape) {
+  at::Tensor z = at::randn(shape, at::kDouble);
+  switch (c.gates) {
+    case Gates::kTypical:  // DSLA's logsigmoid(x)/16: decays 0.96..1 per token
+      return at::log_sigmoid(2 * z + 1) / 16;
+    case Gates::kFast:  // recency-like: decays ~0.1..0.9
+      return at::log_sigmoid(z - 1);
+    case Gates::kNearOne:  // exp(g) within 1e-4 of 1
+      return -1e-4 * at::rand(shape, at::kDouble);
+    case Gates::kExtreme: {  // half the channels at the -50 clamp, half typical
+      at::Tensor hard = at::rand(shape, at::kDouble) < 0.5;
+      return at::where(hard, at::full(shape, -50.0, at::kDouble), at::log_sigmoid(2 * z + 1) / 16);
+    }
+    case Gates::kAllExtreme:
+      return -50.0 + 0.5 * at::rand(shape, at::kDouble);
+  }
+  return z;
+}
+
+}  // namespace
+
+Inputs make_inputs(const Case& c) {
+  at::manual_seed(static_cast<uint64_t>(std::hash<std::string>{}(c.name) & 0x7fffffff));
+  Inputs in;
+  auto cast = [&](const at::Tensor& t) { return t.to(c.dtype); };
+  in.q = cast(at::randn({c.B, c.T, c.H, c.d}, at::kDouble));
+  in.k = cast(at::randn({c.B, c.T, c.H, c.d}, at::kDouble));
+  in.v = cast(at::randn({c.B, c.T, c.H, c.dv}, at::kDouble));
+  in.g1 = cast(gates(c, {c.B, c.T, c.H, c.d}));
+  in.g2 = cast(gates(c, {c.B, c.T, c.H, c.d}));
+  in.gamma = 0.1 + 0.8 * at::rand({c.H}, at::kFloat);
+  if (c.init_state) {
+    in.s1_0 = 0.5 * at::randn({c.B, c.H, c.d, c.dv}, at::kFloat);
+    in.s2_0 = 0.5 * at::randn({c.B, c.H, c.d, c.dv}, at::kFloat);
+  }
+  if (c.padded) {  // first sequence full, then shorter ones, the last empty when B > 2
+    in.lengths = at::empty({c.B}, at::kLong);
+    for (int64_t b = 0; b < c.B; ++b)
+      in.lengths[b] = b == 0 ? c.T : (b == c.B - 1 ? 0 : c.T * 2 / 3);
+  }
+  in.do_ = cast(at::randn({c.B, c.T, c.H, c.dv}, at::kDouble));
+  if (c.final_state) {
+    in.ds1 = at::randn({c.B, c.H, c.d, c.dv}, at::kFloat);
+    in.ds2 = at::randn({c.B, c.H, c.d, c.dv}, at::kFloat);
+  }
+  return in;
+}
+
+Inputs to_f64(const Inputs& in) {
+  auto f = [](const at::Tensor& t) { return t.defined() ? t.to(at::kDouble) : t; };
+  Inputs r = in;
+  r.q = f(in.q), r.k = f(in.k), r.v = f(in.v), r.g1 = f(in.g1), r.g2 = f(in.g2);
+  r.gamma = f(in.gamma), r.s1_0 = f(in.s1_0), r.s2_0 = f(in.s2_0);
+  r.do_ = f(in.do_), r.ds1 = f(in.ds1), r.ds2 = f(in.ds2);
+  return r;
+}
+
+RefResult run_ref(const Inputs& in, bool final_state) {
+  RefResult r;
+  r.out = dsla_forward_ref(in.q, in.k, in.v, in.g1, in.g2, in.gamma, in.s1_0, in.s2_0, in.lengths,
+                           final_state);
+  r.grads = dsla_backward_ref(in.q, in.k, in.v, in.g1, in.g2, in.gamma, in.s1_0, in.s2_0,
+                              in.lengths, in.do_, in.ds1, in.ds2);
+  return r;
+}
+
+double gate_grad_floor(const Inputs& in64, const DslaGrads& ref) {
+  return (in64.q * ref.dq).norm().item<double>();
+}
+
+void expect_grads_close(const DslaGrads& got, const RefResult& ref, const Inputs& in64, double tol,
+                        const std::string& what) {
+  const DslaGrads& r = ref.grads;
+  const double gf = gate_grad_floor(in64, r);
+  EXPECT_LT(rel_rms(got.dq, r.dq), tol) << what << " dq";
+  EXPECT_LT(rel_rms(got.dk, r.dk), tol) << what << " dk";
+  EXPECT_LT(rel_rms(got.dv, r.dv), tol) << what << " dv";
+  EXPECT_LT(rel_rms(got.dg1, r.dg1, gf), tol) << what << " dg1";
+  EXPECT_LT(rel_rms(got.dg2, r.dg2, gf), tol) << what << " dg2";
+  EXPECT_LT(rel_rms(got.dgamma, r.dgamma), tol) << what << " dgamma";
+  if (in64.s1_0.defined()) {
+    ASSERT_TRUE(got.ds1_0.defined() && got.ds2_0.defined()) << what;
+    EXPECT_LT(rel_rms(got.ds1_0, r.ds1_0), tol) << what << " ds1_0";
+    EXPECT_LT(rel_rms(got.ds2_0, r.ds2_0), tol) << what << " ds2_0";
+  }
+}
+
+}  // namespace dsla::kernels::test
