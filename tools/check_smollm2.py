@@ -208,6 +208,56 @@ def main(argv=None) -> int:
                   f"(max|logit| {la.abs().max().item():.1f})", flush=True)
     res["logits"] = lrows
     ok &= all(r["max_abs_diff"] <= 1e-3 for r in lrows)
+
+    # ---- 4. logits vs llama.cpp (optional): a third implementation that runs the *quantized* GGUF with llama.cpp's
+    # own RoPE layout, so it checks the q/k un-permutation independently of transformers. llama.cpp quantizes the
+    # activations to 8 bits for Q4_1 matmuls, so logits differ by ~1 at most; the control (q/k rows left in
+    # llama.cpp's permuted order) shows what a wrong permutation looks like.
+    if lcpp is not None:
+        print("[check] logits vs llama.cpp on the Q4_1 GGUF (and a wrong-permutation control)", flush=True)
+        try:
+            lcpp_full = llama_cpp.Llama(model_path=str(gguf_path), n_ctx=512, logits_all=True,
+                                        n_threads=args.threads, verbose=False)
+        except Exception as e:  # noqa: BLE001
+            print(f"[check] llama.cpp model load failed ({e}); skipping", flush=True)
+            lcpp_full = None
+        if lcpp_full is not None:
+            import copy
+            wrong = copy.deepcopy(mine)
+            nh, nkv = mine.config.num_attention_heads, mine.config.num_key_value_heads
+
+            def perm(w, n):  # llama.cpp's convert_hf_to_gguf permute (the forward direction)
+                return w.reshape(n, 2, w.shape[0] // n // 2, *w.shape[1:]).transpose(1, 2).reshape(w.shape)
+
+            with torch.no_grad():
+                for layer in wrong.model.layers:
+                    layer.self_attn.q_proj.weight.copy_(perm(layer.self_attn.q_proj.weight, nh))
+                    layer.self_attn.k_proj.weight.copy_(perm(layer.self_attn.k_proj.weight, nkv))
+
+            def cmp(a, b):
+                la, lb = torch.log_softmax(a, -1), torch.log_softmax(b, -1)
+                kl = (la.exp() * (la - lb)).sum(-1)  # KL(llama.cpp || HF) per position
+                return {"max_abs_diff": (a - b).abs().max().item(), "kl_mean": kl.mean().item(),
+                        "kl_max": kl.max().item(), "argmax_agreement": (a.argmax(-1) == b.argmax(-1)).float().mean().item()}
+
+            crow = []
+            prompts = LOGIT_PROMPTS + ["The quick brown fox jumps over the lazy dog. " * 8]
+            with torch.inference_mode():
+                for p in prompts:
+                    ids = our_raw.encode(p, add_special_tokens=False).ids
+                    lcpp_full.reset()
+                    lcpp_full.eval(ids)
+                    a = torch.from_numpy(np.array(lcpp_full.scores[:len(ids)], dtype=np.float32))
+                    x = torch.tensor([ids])
+                    r_ok, r_bad = cmp(a, mine(x).logits[0].float()), cmp(a, wrong(x).logits[0].float())
+                    crow.append({"T": len(ids), "ours": r_ok, "wrong_permutation_control": r_bad})
+                    print(f"[check]   T={len(ids):3d} ours: max|diff| {r_ok['max_abs_diff']:.3f} KL mean "
+                          f"{r_ok['kl_mean']:.4f} argmax {r_ok['argmax_agreement']:.3f} | control: max|diff| "
+                          f"{r_bad['max_abs_diff']:.1f} KL mean {r_bad['kl_mean']:.3f} argmax "
+                          f"{r_bad['argmax_agreement']:.3f}", flush=True)
+            res["logits_vs_llama_cpp"] = crow
+            ok &= all(r["ours"]["kl_mean"] < 0.05 and r["ours"]["kl_mean"] * 20 < r["wrong_permutation_control"]["kl_mean"]
+                      for r in crow)
     res["ok"] = bool(ok)
     res["seconds"] = round(time.time() - t0, 1)
     if args.json_out:
