@@ -1,4 +1,5 @@
-// The tokenizer interface: SentencePiece (tokenizer.model) and byte-level BPE (tokenizer.json) behind one API.
+// The tokenizer interface: SentencePiece (tokenizer.model) and byte-level BPE (tokenizer.json)
+// behind one API.
 #pragma once
 
 #include <cstdint>
@@ -15,8 +16,9 @@ class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
 
-  /// Token ids of `text`; prepends BOS when `add_bos` and the tokenizer has one. Special tokens written in the
-  /// text (e.g. "<|im_start|>") are recognised as single tokens.
+  /// Token ids of `text`. With `add_bos`, SentencePiece prepends its BOS and tokenizer.json adds
+  /// what its TemplateProcessing post-processor adds (nothing when it has none, e.g. SmolLM2).
+  /// Special tokens written in the text (e.g. "<|im_start|>") are recognised as single tokens.
   virtual std::vector<int64_t> encode(std::string_view text, bool add_bos) const = 0;
   /// Text of `ids`; special tokens (BOS/EOS/added control tokens) are skipped when `skip_special`.
   virtual std::string decode(const std::vector<int64_t>& ids, bool skip_special = true) const = 0;
@@ -24,6 +26,8 @@ class Tokenizer {
   virtual int64_t vocab_size() const = 0;
   virtual std::optional<int64_t> bos_id() const = 0;
   virtual std::optional<int64_t> eos_id() const = 0;
+  /// The id of a token given by its text (e.g. "<|im_end|>", "</s>"), if the vocab has it.
+  virtual std::optional<int64_t> token_id(std::string_view token) const = 0;
   /// Name of the implementation ("sentencepiece" or "bpe"), for logs.
   virtual std::string kind() const = 0;
 };
