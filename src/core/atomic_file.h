@@ -8,8 +8,9 @@
 
 namespace dsla {
 
-/// Writes `path` atomically: `write` fills a stream on a temp file, which is fsynced and renamed over `path`.
-/// A reader sees the old file or the complete new one, never a partial one. Throws dsla::Error on failure.
+/// Writes `path` atomically: `write` fills a stream on a temp file, which is fsynced and renamed
+/// over `path`. A reader sees the old file or the complete new one, never a partial one. Throws
+/// dsla::Error on failure.
 void write_file_atomically(const std::filesystem::path& path,
                            const std::function<void(std::ostream&)>& write);
 

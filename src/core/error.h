@@ -1,4 +1,5 @@
-// dsla::Error and DSLA_CHECK: user-facing errors (bad files, bad config, bad input) that name what is wrong.
+// dsla::Error and DSLA_CHECK: user-facing errors (bad files, bad config, bad input) that name what
+// is wrong.
 #pragma once
 
 #include <fmt/format.h>
@@ -8,7 +9,8 @@
 
 namespace dsla {
 
-/// An error caused by the user's input (a file, a recipe, a request). The CLI prints it and exits non-zero.
+/// An error caused by the user's input (a file, a recipe, a request). The CLI prints it and exits
+/// non-zero.
 class Error : public std::runtime_error {
  public:
   explicit Error(const std::string& what) : std::runtime_error(what) {}
@@ -16,9 +18,10 @@ class Error : public std::runtime_error {
 
 }  // namespace dsla
 
-/// DSLA_CHECK(cond, "format {}", args...): throws dsla::Error with the formatted message when cond is false.
-#define DSLA_CHECK(cond, ...)                                  \
-  do {                                                         \
+/// DSLA_CHECK(cond, "format {}", args...): throws dsla::Error with the formatted message when cond
+/// is false.
+#define DSLA_CHECK(cond, ...)                                     \
+  do {                                                            \
     if (!(cond)) throw ::dsla::Error(::fmt::format(__VA_ARGS__)); \
   } while (0)
 

@@ -1,11 +1,13 @@
-// Locating the repository, the shared assets and the cache directory, each overridable by an environment variable.
+// Locating the repository, the shared assets and the cache directory, each overridable by an
+// environment variable.
 #pragma once
 
 #include <filesystem>
 
 namespace dsla {
 
-/// Repository root: $DSLA_REPO_ROOT, else the nearest ancestor of the executable holding `recipes/` and `src/`.
+/// Repository root: $DSLA_REPO_ROOT, else the nearest ancestor of the executable holding `recipes/`
+/// and `src/`.
 std::filesystem::path repo_root();
 
 /// Shared assets folder: $DSLA_ASSETS, else <repo>/../shared/assets.

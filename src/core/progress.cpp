@@ -62,11 +62,10 @@ void ProgressBar::draw(bool final_line) {
   constexpr int kWidth = 24;
   int filled = static_cast<int>(frac * kWidth);
   std::string bar = std::string(filled, '#') + std::string(kWidth - filled, '.');
-  std::string line = fmt::format("{} [{}] {:3.0f}% {}/{} {} | {:.1f} {}/s | {} {}{}", label_, bar,
-                                 frac * 100, done_, total_, unit_, r, unit_,
-                                 final_line ? "took" : "eta",
-                                 format_duration(final_line ? elapsed : eta),
-                                 extra_.empty() ? "" : " | " + extra_);
+  std::string line = fmt::format(
+      "{} [{}] {:3.0f}% {}/{} {} | {:.1f} {}/s | {} {}{}", label_, bar, frac * 100, done_, total_,
+      unit_, r, unit_, final_line ? "took" : "eta", format_duration(final_line ? elapsed : eta),
+      extra_.empty() ? "" : " | " + extra_);
   std::fprintf(stderr, tty_ ? "\r\033[K%s%s" : "%s%s", line.c_str(),
                (final_line || !tty_) ? "\n" : "");
   std::fflush(stderr);

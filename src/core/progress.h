@@ -1,4 +1,5 @@
-// A terminal progress bar with rate and ETA, written to stderr (plain lines when stderr is not a terminal).
+// A terminal progress bar with rate and ETA, written to stderr (plain lines when stderr is not a
+// terminal).
 #pragma once
 
 #include <chrono>

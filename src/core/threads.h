@@ -3,7 +3,8 @@
 
 namespace dsla {
 
-/// Sets LibTorch's intra-op threads to `n`, or to the number of cores when n <= 0. Returns the count in use.
+/// Sets LibTorch's intra-op threads to `n`, or to the number of cores when n <= 0. Returns the
+/// count in use.
 int init_threads(int n);
 
 }  // namespace dsla

@@ -13,11 +13,17 @@ namespace fs = std::filesystem;
 
 namespace dsla::testing {
 
-fs::path fixtures_dir() { return repo_root() / "data" / "fixtures"; }
+fs::path fixtures_dir() {
+  return repo_root() / "data" / "fixtures";
+}
 
-fs::path stories260k_dir() { return assets_dir() / "stories260K" / "hf"; }
+fs::path stories260k_dir() {
+  return assets_dir() / "stories260K" / "hf";
+}
 
-fs::path stories260k_reference_dir() { return assets_dir() / "stories260K" / "reference"; }
+fs::path stories260k_reference_dir() {
+  return assets_dir() / "stories260K" / "reference";
+}
 
 fs::path smollm2_dir() {
   const char* v = std::getenv("DSLA_SMOLLM2_DIR");
@@ -34,7 +40,8 @@ std::string read_file(const fs::path& path) {
 }
 
 fs::path make_temp_dir(const std::string& tag) {
-  fs::path p = fs::temp_directory_path() / fmt::format("dsla-test-{}-{}", tag, std::random_device{}());
+  fs::path p =
+      fs::temp_directory_path() / fmt::format("dsla-test-{}-{}", tag, std::random_device{}());
   fs::remove_all(p);
   fs::create_directories(p);
   return p;

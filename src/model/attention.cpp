@@ -1,0 +1,16 @@
+// Implementation of the inference cache bookkeeping in attention.h.
+#include "model/attention.h"
+
+namespace dsla::model {
+
+int64_t InferenceCache::bytes() const {
+  int64_t total = 0;
+  for (const auto& l : layers_) {
+    for (const at::Tensor* t : {&l.k, &l.v, &l.s1, &l.s2}) {
+      if (t->defined()) total += t->numel() * t->element_size();
+    }
+  }
+  return total;
+}
+
+}  // namespace dsla::model

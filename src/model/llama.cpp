@@ -1,0 +1,65 @@
+// Implementation of LlamaForCausalLM.
+#include "model/llama.h"
+
+#include <ATen/ATen.h>
+
+#include "core/error.h"
+#include "model/softmax_attention.h"
+
+namespace dsla::model {
+
+LlamaBackboneImpl::LlamaBackboneImpl(const LlamaConfig& c) {
+  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    layers->push_back(DecoderLayer(c, std::make_shared<SoftmaxAttention>(c)));
+  }
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+LlamaForCausalLMImpl::LlamaForCausalLMImpl(LlamaConfig config)
+    : config_(std::move(config)), rope_(config_) {
+  model = register_module("model", LlamaBackbone(config_));
+  if (!config_.tie_word_embeddings) {
+    lm_head = register_module(
+        "lm_head",
+        torch::nn::Linear(
+            torch::nn::LinearOptions(config_.hidden_size, config_.vocab_size).bias(false)));
+  }
+}
+
+DecoderLayerImpl& LlamaForCausalLMImpl::layer(int64_t i) {
+  DSLA_CHECK(i >= 0 && i < config_.num_hidden_layers, "layer {} out of range [0, {})", i,
+             config_.num_hidden_layers);
+  return *model->layers->ptr<DecoderLayerImpl>(static_cast<size_t>(i));
+}
+
+at::Tensor LlamaForCausalLMImpl::hidden_states(const at::Tensor& ids, int64_t start_pos,
+                                               InferenceCache* cache) {
+  DSLA_CHECK(ids.dim() == 2, "input ids must be [batch, tokens], got {} dims", ids.dim());
+  DSLA_CHECK(cache == nullptr || cache->num_layers() == config_.num_hidden_layers,
+             "cache has {} layers, model has {}", cache ? cache->num_layers() : 0,
+             config_.num_hidden_layers);
+  AttentionContext ctx;
+  ctx.start_pos = start_pos;
+  std::tie(ctx.cos, ctx.sin) = rope_.table(start_pos, ids.size(1));
+  at::Tensor h = model->embed_tokens->forward(ids);
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    h = layer(i).forward(h, ctx, cache ? &cache->layer(i) : nullptr);
+  }
+  return model->norm->forward(h);
+}
+
+at::Tensor LlamaForCausalLMImpl::logits(const at::Tensor& hidden) {
+  const at::Tensor& w = lm_head ? lm_head->weight : model->embed_tokens->weight;
+  return at::matmul(hidden, w.t()).to(at::kFloat);
+}
+
+at::Tensor LlamaForCausalLMImpl::forward(const at::Tensor& ids, int64_t start_pos,
+                                         InferenceCache* cache, LogitsFor which) {
+  at::Tensor h = hidden_states(ids, start_pos, cache);
+  if (which == LogitsFor::kLast) h = h.narrow(1, h.size(1) - 1, 1);
+  return logits(h);
+}
+
+}  // namespace dsla::model

@@ -1,0 +1,54 @@
+// LlamaForCausalLM: embeddings, decoder layers, final norm and LM head, with HF parameter names.
+#pragma once
+
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+
+#include "model/decoder_layer.h"
+#include "model/rope.h"
+
+namespace dsla::model {
+
+/// The "model." part of LlamaForCausalLM.
+class LlamaBackboneImpl : public torch::nn::Module {
+ public:
+  explicit LlamaBackboneImpl(const LlamaConfig& config);
+  torch::nn::Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  RMSNorm norm{nullptr};
+};
+TORCH_MODULE(LlamaBackbone);
+
+/// Which positions get logits: every position (perplexity, training) or the last only (generation).
+enum class LogitsFor { kAll, kLast };
+
+class LlamaForCausalLMImpl : public torch::nn::Module {
+ public:
+  explicit LlamaForCausalLMImpl(LlamaConfig config);
+
+  /// ids: [B, T] int64 at positions start_pos.. -> logits [B, T, vocab] (or [B, 1, vocab] for
+  /// kLast), fp32. With a cache, layers read earlier positions from it and append these.
+  at::Tensor forward(const at::Tensor& ids, int64_t start_pos = 0, InferenceCache* cache = nullptr,
+                     LogitsFor which = LogitsFor::kAll);
+  /// Hidden states after the final norm: [B, T, hidden].
+  at::Tensor hidden_states(const at::Tensor& ids, int64_t start_pos, InferenceCache* cache);
+  /// Projects final hidden states [B, T, hidden] to logits [B, T, vocab].
+  at::Tensor logits(const at::Tensor& hidden);
+
+  const LlamaConfig& config() const { return config_; }
+  int64_t num_layers() const { return config_.num_hidden_layers; }
+  DecoderLayerImpl& layer(int64_t i);
+  RotaryEmbedding& rope() { return rope_; }
+  InferenceCache make_cache() const { return InferenceCache(config_.num_hidden_layers); }
+
+  LlamaBackbone model{nullptr};
+  torch::nn::Linear lm_head{nullptr};  ///< null when tied to the embeddings
+
+ private:
+  LlamaConfig config_;
+  RotaryEmbedding rope_;
+};
+TORCH_MODULE(LlamaForCausalLM);
+
+}  // namespace dsla::model

@@ -1,0 +1,29 @@
+// Rotary position embeddings (HF rotate_half layout), with Llama-3 frequency scaling.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include "model/llama_config.h"
+
+namespace dsla::model {
+
+/// Precomputed cos/sin tables; grows on demand for longer sequences.
+class RotaryEmbedding {
+ public:
+  explicit RotaryEmbedding(const LlamaConfig& config);
+  /// cos and sin for positions [start, start + length): each [length, head_dim] fp32.
+  std::pair<at::Tensor, at::Tensor> table(int64_t start, int64_t length);
+  /// The inverse frequencies [head_dim / 2], after scaling.
+  const at::Tensor& inv_freq() const { return inv_freq_; }
+
+ private:
+  void grow(int64_t positions);
+  at::Tensor inv_freq_, cos_, sin_;
+  int64_t head_dim_;
+};
+
+/// Rotates x [B, T, H, head_dim] by cos/sin [T, head_dim]: x * cos + rotate_half(x) * sin (in x's
+/// dtype).
+at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+
+}  // namespace dsla::model

@@ -1,0 +1,48 @@
+// Implementation of the sampler.
+#include "model/sampling.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <limits>
+
+#include "core/error.h"
+
+namespace dsla::model {
+
+Sampler::Sampler(const SamplingOptions& options)
+    : options_(options), generator_(at::make_generator<at::CPUGeneratorImpl>(options.seed)) {
+  DSLA_CHECK(options.temperature >= 0, "temperature must be >= 0, got {}", options.temperature);
+  DSLA_CHECK(options.top_k >= 0, "top_k must be >= 0, got {}", options.top_k);
+  DSLA_CHECK(options.top_p > 0 && options.top_p <= 1, "top_p must be in (0, 1], got {}",
+             options.top_p);
+}
+
+at::Tensor filter_top_k_top_p(const at::Tensor& logits, int64_t top_k, double top_p) {
+  at::Tensor out = logits.clone();
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  if (top_k > 0 && top_k < logits.size(-1)) {
+    at::Tensor kth = std::get<0>(at::topk(logits, top_k, -1)).narrow(-1, top_k - 1, 1);
+    out.masked_fill_(logits < kth, neg_inf);
+  }
+  if (top_p < 1.0) {
+    auto [sorted, idx] = at::sort(out, -1, /*descending=*/true);
+    at::Tensor cum = at::softmax(sorted, -1).cumsum(-1);
+    // Drop a token when the mass before it already reaches top_p (so the first token always stays).
+    at::Tensor drop_sorted = (cum - at::softmax(sorted, -1)) >= top_p;
+    at::Tensor drop = at::zeros_like(drop_sorted).scatter(-1, idx, drop_sorted);
+    out.masked_fill_(drop, neg_inf);
+  }
+  return out;
+}
+
+at::Tensor Sampler::next(const at::Tensor& logits) {
+  at::Tensor l = logits.to(at::kFloat);
+  if (options_.temperature == 0.0) return l.argmax(-1);
+  at::Tensor filtered =
+      filter_top_k_top_p(l / options_.temperature, options_.top_k, options_.top_p);
+  at::Tensor probs = at::softmax(filtered, -1);
+  return at::multinomial(probs, 1, false, generator_).squeeze(-1);
+}
+
+}  // namespace dsla::model

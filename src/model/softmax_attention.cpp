@@ -1,0 +1,85 @@
+// Implementation of grouped-query softmax attention and its KV cache.
+#include "model/softmax_attention.h"
+
+#include <ATen/ATen.h>
+
+#include "model/rope.h"
+
+namespace dsla::model {
+
+SoftmaxAttention::SoftmaxAttention(const LlamaConfig& c)
+    : num_heads_(c.num_attention_heads),
+      num_kv_heads_(c.num_key_value_heads),
+      head_dim_(c.head_dim),
+      sliding_window_(c.sliding_window) {
+  bool qkv_bias = c.attention_bias || c.qkv_bias;
+  auto lin = [&](int64_t in, int64_t out, bool bias) {
+    return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+  };
+  q_proj = register_module("q_proj", lin(c.hidden_size, num_heads_ * head_dim_, qkv_bias));
+  k_proj = register_module("k_proj", lin(c.hidden_size, num_kv_heads_ * head_dim_, qkv_bias));
+  v_proj = register_module("v_proj", lin(c.hidden_size, num_kv_heads_ * head_dim_, qkv_bias));
+  o_proj = register_module("o_proj", lin(num_heads_ * head_dim_, c.hidden_size, c.attention_bias));
+}
+
+int64_t SoftmaxAttention::cache_bytes_per_sequence(int64_t tokens) const {
+  return 2 * num_kv_heads_ * head_dim_ * tokens * static_cast<int64_t>(sizeof(float));
+}
+
+std::pair<at::Tensor, at::Tensor> append_kv(LayerCache& cache, const at::Tensor& k,
+                                            const at::Tensor& v) {
+  int64_t t = k.size(2);
+  int64_t need = cache.length + t;
+  if (!cache.k.defined() || cache.k.size(2) < need) {
+    int64_t old = cache.k.defined() ? cache.k.size(2) : 0;
+    int64_t cap = std::max({need, 2 * old, int64_t{256}});
+    at::Tensor nk = at::empty({k.size(0), k.size(1), cap, k.size(3)}, k.options());
+    at::Tensor nv = at::empty({v.size(0), v.size(1), cap, v.size(3)}, v.options());
+    if (cache.length > 0) {
+      nk.narrow(2, 0, cache.length).copy_(cache.k.narrow(2, 0, cache.length));
+      nv.narrow(2, 0, cache.length).copy_(cache.v.narrow(2, 0, cache.length));
+    }
+    cache.k = nk;
+    cache.v = nv;
+  }
+  cache.k.narrow(2, cache.length, t).copy_(k);
+  cache.v.narrow(2, cache.length, t).copy_(v);
+  cache.length = need;
+  return {cache.k.narrow(2, 0, need), cache.v.narrow(2, 0, need)};
+}
+
+at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            std::optional<int64_t> window) {
+  int64_t tq = q.size(2), tk = k.size(2);
+  bool gqa = q.size(1) != k.size(1);
+  if (!window && tq == tk) {
+    return at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true, {}, gqa);
+  }
+  if (!window && tq == 1) {
+    return at::scaled_dot_product_attention(q, k, v, {}, 0.0, false, {}, gqa);
+  }
+  // Query i (absolute position tk - tq + i) sees keys j with j <= pos and, with a window, j > pos -
+  // window.
+  at::Tensor pos = at::arange(tk - tq, tk, at::kLong).unsqueeze(1);  // [Tq, 1]
+  at::Tensor key = at::arange(tk, at::kLong).unsqueeze(0);           // [1, Tk]
+  at::Tensor allowed = key <= pos;
+  if (window) allowed = allowed & (key > pos - *window);
+  return at::scaled_dot_product_attention(q, k, v, allowed, 0.0, false, {}, gqa);
+}
+
+at::Tensor SoftmaxAttention::forward(const at::Tensor& x, const AttentionContext& ctx,
+                                     LayerCache* cache) {
+  int64_t b = x.size(0), t = x.size(1);
+  // [B, T, H*hd] -> [B, T, H, hd]
+  at::Tensor q = q_proj->forward(x).view({b, t, num_heads_, head_dim_});
+  at::Tensor k = k_proj->forward(x).view({b, t, num_kv_heads_, head_dim_});
+  at::Tensor v = v_proj->forward(x).view({b, t, num_kv_heads_, head_dim_});
+  q = apply_rotary(q, ctx.cos, ctx.sin).transpose(1, 2);  // [B, H, T, hd]
+  k = apply_rotary(k, ctx.cos, ctx.sin).transpose(1, 2);  // [B, KVH, T, hd]
+  v = v.transpose(1, 2);
+  if (cache != nullptr) std::tie(k, v) = append_kv(*cache, k, v);
+  at::Tensor out = causal_attention(q, k, v, sliding_window_);  // [B, H, T, hd]
+  return o_proj->forward(out.transpose(1, 2).reshape({b, t, num_heads_ * head_dim_}));
+}
+
+}  // namespace dsla::model

@@ -1,0 +1,36 @@
+// The teacher's grouped-query softmax attention with RoPE and a KV cache, through
+// scaled_dot_product_attention.
+#pragma once
+
+#include <torch/nn/modules/linear.h>
+
+#include "model/attention.h"
+#include "model/llama_config.h"
+
+namespace dsla::model {
+
+class SoftmaxAttention : public AttentionModule {
+ public:
+  explicit SoftmaxAttention(const LlamaConfig& config);
+  at::Tensor forward(const at::Tensor& x, const AttentionContext& ctx, LayerCache* cache) override;
+  std::string kind() const override { return "softmax"; }
+  int64_t cache_bytes_per_sequence(int64_t tokens) const override;
+
+  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+
+ private:
+  int64_t num_heads_, num_kv_heads_, head_dim_;
+  std::optional<int64_t> sliding_window_;
+};
+
+/// Appends k, v [B, KVH, T, hd] to the cache (growing its buffers) and returns all cached k, v so
+/// far.
+std::pair<at::Tensor, at::Tensor> append_kv(LayerCache& cache, const at::Tensor& k,
+                                            const at::Tensor& v);
+
+/// Causal (optionally windowed) attention of q [B, H, Tq, hd] over k, v [B, KVH, Tk, hd], where
+/// query i sits at absolute position Tk - Tq + i. Returns [B, H, Tq, hd].
+at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            std::optional<int64_t> window);
+
+}  // namespace dsla::model
