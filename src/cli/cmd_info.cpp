@@ -1,0 +1,74 @@
+// dsla info: a summary of a model directory (architecture, parameters, memory, cache cost,
+// attention kinds).
+#include <fmt/format.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/model_loading.h"
+
+namespace dsla::cli {
+
+int run_info(int argc, char** argv) {
+  cxxopts::Options options("dsla info", "Print a summary of a model directory.");
+  add_model_options(options);
+  options.add_options()("json", "print JSON instead of text");
+  auto parsed = parse_or_help(options, argc, argv);
+  if (!parsed) return 0;
+  LoadedModel m = load_model_from_options(*parsed);
+  const model::LlamaConfig& c = m.model->config();
+  int64_t params = 0, bytes = 0;
+  for (const auto& p : m.model->parameters()) {
+    params += p.numel();
+    bytes += p.numel() * p.element_size();
+  }
+  int64_t cache_per_token = 0;
+  std::vector<std::string> kinds;
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const auto& attn = m.model->layer(i).attention();
+    kinds.push_back(attn->kind());
+    cache_per_token += attn->cache_bytes_per_sequence(1);
+  }
+  nlohmann::json j = {{"model_dir", m.dir.string()},
+                      {"model_type", c.model_type},
+                      {"layers", c.num_hidden_layers},
+                      {"hidden_size", c.hidden_size},
+                      {"intermediate_size", c.intermediate_size},
+                      {"heads", c.num_attention_heads},
+                      {"kv_heads", c.num_key_value_heads},
+                      {"head_dim", c.head_dim},
+                      {"vocab_size", c.vocab_size},
+                      {"max_position_embeddings", c.max_position_embeddings},
+                      {"rope_theta", c.rope_theta},
+                      {"tied_embeddings", c.tie_word_embeddings},
+                      {"parameters", params},
+                      {"weight_bytes", bytes},
+                      {"kv_cache_bytes_per_token", cache_per_token},
+                      {"attention", kinds},
+                      {"tokenizer", m.tokenizer->kind()},
+                      {"tokenizer_vocab", m.tokenizer->vocab_size()},
+                      {"threads", m.threads}};
+  if (parsed->count("json") != 0) {
+    std::cout << j.dump(2) << std::endl;
+    return 0;
+  }
+  std::cout << fmt::format(
+      "model        {}\n"
+      "type         {} ({} layers, hidden {}, MLP {}, heads {} / KV heads {}, head_dim {})\n"
+      "vocab        {} (tokenizer: {}, {} ids)\n"
+      "context      {} positions, RoPE theta {}{}\n"
+      "parameters   {} ({:.2f} M), weights {:.1f} MiB\n"
+      "KV cache     {} bytes per token ({:.1f} MiB at {} tokens)\n"
+      "attention    {}\n",
+      m.dir.string(), c.model_type, c.num_hidden_layers, c.hidden_size, c.intermediate_size,
+      c.num_attention_heads, c.num_key_value_heads, c.head_dim, c.vocab_size, m.tokenizer->kind(),
+      m.tokenizer->vocab_size(), c.max_position_embeddings, c.rope_theta,
+      c.rope_scaling.type.empty() ? "" : " (" + c.rope_scaling.type + " scaling)", params,
+      static_cast<double>(params) / 1e6, static_cast<double>(bytes) / (1 << 20), cache_per_token,
+      static_cast<double>(cache_per_token * c.max_position_embeddings) / (1 << 20),
+      c.max_position_embeddings, fmt::join(kinds, " "));
+  return 0;
+}
+
+}  // namespace dsla::cli

@@ -1,0 +1,10 @@
+// The dsla subcommands; each owns its options and returns the process exit code.
+#pragma once
+
+namespace dsla::cli {
+
+int run_info(int argc, char** argv);
+int run_generate(int argc, char** argv);
+int run_ppl(int argc, char** argv);
+
+}  // namespace dsla::cli

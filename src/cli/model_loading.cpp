@@ -1,0 +1,58 @@
+// Implementation of the shared model-loading options.
+#include "cli/model_loading.h"
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "core/error.h"
+#include "core/paths.h"
+#include "core/threads.h"
+#include "model/weight_loader.h"
+
+namespace dsla::cli {
+namespace {
+
+at::ScalarType parse_dtype(const std::string& s) {
+  if (s == "float32" || s == "f32") return at::kFloat;
+  if (s == "bfloat16" || s == "bf16") return at::kBFloat16;
+  DSLA_FAIL("--dtype '{}' is not supported (float32, bfloat16)", s);
+}
+
+}  // namespace
+
+void add_model_options(cxxopts::Options& options) {
+  options.add_options("model")(
+      "model", "HF model directory (config.json, *.safetensors, tokenizer)",
+      cxxopts::value<std::string>()->default_value(default_model_dir().string()))(
+      "threads", "intra-op threads (0 = number of cores)",
+      cxxopts::value<int>()->default_value("0"))(
+      "dtype", "weight dtype: float32 or bfloat16",
+      cxxopts::value<std::string>()->default_value("float32"))("h,help", "show this help");
+}
+
+std::optional<cxxopts::ParseResult> parse_or_help(cxxopts::Options& options, int argc,
+                                                  char** argv) {
+  auto args = options.parse(argc, argv);
+  if (args.count("help") != 0) {
+    std::cout << options.help() << std::endl;
+    return std::nullopt;
+  }
+  return args;
+}
+
+LoadedModel load_model_from_options(const cxxopts::ParseResult& args, bool with_tokenizer) {
+  LoadedModel m;
+  m.threads = init_threads(args["threads"].as<int>());
+  m.dir = args["model"].as<std::string>();
+  DSLA_CHECK(std::filesystem::is_directory(m.dir), "--model {}: not a directory", m.dir.string());
+  auto t0 = std::chrono::steady_clock::now();
+  m.model = model::load_llama(m.dir, parse_dtype(args["dtype"].as<std::string>()));
+  if (with_tokenizer) m.tokenizer = load_tokenizer(m.dir);
+  m.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::fprintf(stderr, "[dsla] loaded %s in %.2f s (%d threads)\n", m.dir.c_str(), m.load_seconds,
+               m.threads);
+  return m;
+}
+
+}  // namespace dsla::cli
