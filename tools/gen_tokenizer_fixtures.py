@@ -143,10 +143,24 @@ def make_fallback(path):
     path.write_text(json.dumps(spec, ensure_ascii=False, indent=1))
 
 
+def ids_digest(ids):
+    """Count and FNV-1a 64 over the ids as little-endian int64 (tests/tokenizer recomputes it)."""
+    h = 0xcbf29ce484222325
+    for i in ids:
+        for byte in int(i).to_bytes(8, "little", signed=True):
+            h = ((h ^ byte) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return {"count": len(ids), "fnv1a64": f"{h:016x}"}
+
+
+def corpus_text():
+    return TRAIN_TEXT.read_text(encoding="utf-8")
+
+
 def bpe_entry(name, tokenizer_path, location):
     tok = Tokenizer.from_file(str(tokenizer_path))
     ids = [tok.encode(s, add_special_tokens=False).ids for s in STRINGS]
     return {
+        "corpus": ids_digest(tok.encode(corpus_text(), add_special_tokens=False).ids),
         "name": name,
         "location": location,
         "ids": ids,
@@ -179,7 +193,9 @@ def main():
                      "sentencepiece": sentencepiece.__version__,
                      "unicodedata": unicodedata.unidata_version},
         "strings": STRINGS,
+        "corpus": "datasets/tinystories_val_sample/tinystories_val.txt",
         "sentencepiece": {"location": {"stories260k_dir": "tokenizer.model"},
+                          "corpus": ids_digest(sp.encode(corpus_text())),
                           "ids": [sp.encode(s) for s in STRINGS],
                           "decoded": [sp.decode(sp.encode(s)) for s in STRINGS]},
         "bpe": entries,

@@ -35,17 +35,27 @@ void expect_matches_fixture(const json& entry, bool round_trips) {
   }
 }
 
+/// Encodes the whole shared corpus (~600 KB) and compares count and hash of the ids with HF's.
+void expect_corpus_matches(const json& entry) {
+  const BpeTokenizer tokenizer(testing::fixture_location(entry.at("location")));
+  EXPECT_EQ(testing::ids_digest(tokenizer.encode(testing::fixture_corpus(), false)),
+            entry.at("corpus"));
+}
+
 TEST(BpeTokenizer, SmolLike_MatchesHfTokenizers) {
   expect_matches_fixture(testing::bpe_fixture("smol_like"), true);
+  expect_corpus_matches(testing::bpe_fixture("smol_like"));
 }
 
 TEST(BpeTokenizer, Llama3Like_MatchesHfTokenizers) {
   // NFC and an lstrip added token change the text, so decode is checked against HF instead.
   expect_matches_fixture(testing::bpe_fixture("llama3_like"), false);
+  expect_corpus_matches(testing::bpe_fixture("llama3_like"));
 }
 
 TEST(BpeTokenizer, ByteFallback_MatchesHfTokenizers) {
   expect_matches_fixture(testing::bpe_fixture("fallback"), false);
+  expect_corpus_matches(testing::bpe_fixture("fallback"));
 }
 
 TEST(BpeTokenizer, SmolLM2_MatchesHfTokenizers) {
@@ -57,6 +67,7 @@ TEST(BpeTokenizer, SmolLM2_MatchesHfTokenizers) {
   ASSERT_FALSE(entry.is_null()) << "tokenizer_ids.json has no smollm2 entry: rerun "
                                    "tools/gen_tokenizer_fixtures.py";
   expect_matches_fixture(entry, true);
+  expect_corpus_matches(entry);
 }
 
 TEST(BpeTokenizer, TemplateAddsBosOnlyWhenAsked) {

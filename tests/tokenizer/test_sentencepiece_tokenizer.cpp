@@ -48,6 +48,12 @@ TEST(SentencePieceTokenizer, MatchesPythonSentencepiece) {
   }
 }
 
+TEST(SentencePieceTokenizer, CorpusMatchesPythonSentencepiece) {
+  const auto& entry = testing::tokenizer_fixture().at("sentencepiece");
+  EXPECT_EQ(testing::ids_digest(stories_tokenizer().encode(testing::fixture_corpus(), false)),
+            entry.at("corpus"));
+}
+
 TEST(SentencePieceTokenizer, SpecialIdsAndVocab) {
   const auto& tokenizer = stories_tokenizer();
   EXPECT_EQ(tokenizer.vocab_size(), 512);

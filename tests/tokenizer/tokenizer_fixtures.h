@@ -3,11 +3,14 @@
 
 #include <unistd.h>
 
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "core/paths.h"
 #include "support/test_paths.h"
 
 namespace dsla::testing {
@@ -31,6 +34,24 @@ inline std::filesystem::path fixture_location(const nlohmann::json& location) {
     return smollm2_dir() / location.at("smollm2_dir").get<std::string>();
   }
   return stories260k_dir() / location.at("stories260k_dir").get<std::string>();
+}
+
+/// The shared text the fixture's "corpus" digests were computed on.
+inline std::string fixture_corpus() {
+  return read_file(assets_dir() / tokenizer_fixture().at("corpus").get<std::string>());
+}
+
+/// {"count", "fnv1a64"} of `ids` (FNV-1a 64 over little-endian int64s), as the generator writes it.
+inline nlohmann::json ids_digest(const std::vector<int64_t>& ids) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (int64_t id : ids) {
+    for (int byte = 0; byte < 8; ++byte) {
+      hash = (hash ^ ((static_cast<uint64_t>(id) >> (8 * byte)) & 0xFF)) * 0x100000001b3ULL;
+    }
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(hash));
+  return {{"count", ids.size()}, {"fnv1a64", hex}};
 }
 
 /// Deletes a test's temp directory (one level of files). Not std::filesystem::remove_all:
