@@ -94,6 +94,16 @@ TEST(BpeTokenizer, SpecialTokensAndLookups) {
   EXPECT_THROW(smol.decode({smol.vocab_size()}), Error);
 }
 
+TEST(BpeTokenizer, LongRunsAndInvalidUtf8) {
+  const BpeTokenizer smol(testing::fixtures_dir() / "tokenizer_smol_like.json");
+  const std::string spaces(200000, ' ');
+  const std::string letters(200000, 'a');
+  for (const std::string& text : {spaces + "x", letters, std::string(50000, '\n') + "y"}) {
+    EXPECT_EQ(smol.decode(smol.encode(text, false)), text);
+  }
+  EXPECT_THROW(smol.encode("bad \xFF\xFE utf-8", false), Error);
+}
+
 /// Writes `spec` as tokenizer.json in a fresh directory and returns the file.
 fs::path write_tokenizer_json(const std::string& tag, const std::string& text) {
   const fs::path path = testing::make_temp_dir(tag) / "tokenizer.json";
