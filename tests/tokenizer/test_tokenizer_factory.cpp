@@ -115,5 +115,24 @@ TEST(LoadTokenizer, SmolLM2ChatTokens) {
   EXPECT_EQ(tokenizer->decode(ids, false), "<|im_start|>user\nhi<|im_end|>\n");
 }
 
+TEST(LoadTokenizer, SmolLM2MatchesTransformersCases) {
+  // data/fixtures/hf_smollm2_tokenizer.json: transformers' ids (cross-checked with llama.cpp).
+  const fs::path dir = testing::smollm2_dir();
+  const fs::path cases_file = testing::fixtures_dir() / "hf_smollm2_tokenizer.json";
+  if (!fs::exists(dir / "tokenizer.json") || !fs::exists(cases_file)) {
+    GTEST_SKIP() << "needs " << dir.string() << " and " << cases_file.string();
+  }
+  const auto tokenizer = load_tokenizer(dir);
+  const auto fixture = nlohmann::json::parse(testing::read_file(cases_file));
+  ASSERT_FALSE(fixture.at("cases").empty());
+  for (const auto& c : fixture.at("cases")) {
+    const std::string text = c.at("text");
+    SCOPED_TRACE(text);
+    const auto ids = c.at("ids").get<std::vector<int64_t>>();
+    EXPECT_EQ(tokenizer->encode(text, false), ids);
+    EXPECT_EQ(tokenizer->decode(ids, false), c.at("decoded").get<std::string>());
+  }
+}
+
 }  // namespace
 }  // namespace dsla
