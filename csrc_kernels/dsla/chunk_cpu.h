@@ -20,6 +20,7 @@ struct ChunkWork {
   std::vector<float> lam;             // [2d] b at the chunk's last row
   std::vector<float> qt, kt;          // [L,2d] w_j q*exp(b-ref_j), k*exp(ref_j-b); ref = lam/2
   std::vector<float> qh, kg;          // [L,2d] w_j q*exp(b), k*exp(lam-b)
+  std::vector<float> eb, elb;         // [L,2d] exp(b), exp(lam-b)
   std::vector<float> M, dP;           // [L,L] mixed scores, dO V^T
   std::vector<float> X, Y, Z;         // [L,2d] backward temporaries
 

@@ -14,6 +14,7 @@ ChunkWork::ChunkWork(int64_t chunk, int64_t d_, int64_t dv_, bool backward)
   q.resize(C * d), k.resize(C * d), g[0].resize(C * d), g[1].resize(C * d);
   v.resize(C * dv), o.resize(C * dv), lam.resize(2 * d);
   qt.resize(C * 2 * d), kt.resize(C * 2 * d), qh.resize(C * 2 * d), kg.resize(C * 2 * d);
+  eb.resize(C * 2 * d), elb.resize(C * 2 * d);
   M.resize(C * C);
   if (backward) {
     dO.resize(C * dv), dP.resize(C * C);
@@ -80,28 +81,38 @@ void load_chunk(const DslaFwdParams& p, const void* dO, int64_t b, int64_t h, in
 void build_factors(ChunkWork& w) {
   const int64_t L = w.L, d = w.d, d2 = 2 * d;
   for (int j = 0; j < 2; ++j) {
-    float span = 0.f;
-    for (int64_t i = 0; i < d; ++i) {
-      w.lam[j * d + i] = w.g[j][(L - 1) * d + i];
-      span = std::max(span, -w.lam[j * d + i]);
-    }
-    w.factorised[j] = span <= kMaxFactorisedSpan;
+    // With g <= 0, b falls monotonically from b_0 <= 0 to lam; lo/hi also guard against g > 0.
+    float lo = 0.f, hi = 0.f;
+    for (int64_t e = 0; e < L * d; ++e) lo = std::min(lo, w.g[j][e]), hi = std::max(hi, w.g[j][e]);
+    for (int64_t i = 0; i < d; ++i) w.lam[j * d + i] = w.g[j][(L - 1) * d + i];
+    w.factorised[j] = -lo <= kMaxFactorisedSpan && hi <= 0.f;
+  }
+  // Per-channel constants: e^{lam}, e^{ref}, e^{-ref} with ref = lam/2 (|ref| <= 30 when
+  // factorised).
+  std::vector<float> elam(d2), eref(d2), eiref(d2);
+  for (int64_t c = 0; c < d2; ++c) {
+    elam[c] = std::exp(w.lam[c]), eref[c] = std::exp(0.5f * w.lam[c]);
+    eiref[c] = 1.f / eref[c];
   }
   for (int64_t r = 0; r < L; ++r) {
     for (int j = 0; j < 2; ++j) {
       const float* b = w.g[j].data() + r * d;
-      const float* lam = w.lam.data() + j * d;
-      float* qt = w.qt.data() + r * d2 + j * d;
-      float* kt = w.kt.data() + r * d2 + j * d;
-      float* qh = w.qh.data() + r * d2 + j * d;
-      float* kg = w.kg.data() + r * d2 + j * d;
+      const int64_t o = r * d2 + j * d;
       for (int64_t i = 0; i < d; ++i) {
-        const float qi = w.q[r * d + i], ki = w.k[r * d + i];
-        qh[i] = w.w[j] * qi * std::exp(b[i]);
-        kg[i] = ki * chunk_decay(lam[i], b[i]);
-        const float ref = 0.5f * lam[i];
-        qt[i] = w.factorised[j] ? w.w[j] * qi * std::exp(b[i] - ref) : 0.f;
-        kt[i] = w.factorised[j] ? ki * std::exp(ref - b[i]) : 0.f;
+        const float qi = w.q[r * d + i], ki = w.k[r * d + i], eb = std::exp(b[i]);
+        const int64_t c = j * d + i;
+        w.eb[o + i] = eb;
+        w.qh[o + i] = w.w[j] * qi * eb;
+        if (w.factorised[j]) {  // b >= lam >= -60: 1/eb <= e^60 stays finite, one exp per element
+          const float ieb = 1.f / eb;
+          w.elb[o + i] = elam[c] * ieb;
+          w.qt[o + i] = w.qh[o + i] * eiref[c];
+          w.kt[o + i] = ki * ieb * eref[c];
+        } else {  // exp(b) may underflow: take exp(lam - b) <= 1 directly
+          w.elb[o + i] = chunk_decay(w.lam[c], b[i]);
+          w.qt[o + i] = 0.f, w.kt[o + i] = 0.f;
+        }
+        w.kg[o + i] = ki * w.elb[o + i];
       }
     }
   }
@@ -124,11 +135,12 @@ void intra_grads(ChunkWork& w) {
   gemm(true, false, L, d2, L, 1.f, w.dP.data(), L, w.qt.data(), d2, 0.f, w.Y.data(), d2);
   for (int j = 0; j < 2; ++j) {
     if (!w.factorised[j]) continue;
-    for (int64_t r = 0; r < L; ++r) {
-      for (int64_t i = 0; i < d; ++i) {
-        const float x = w.g[j][r * d + i] - 0.5f * w.lam[j * d + i];
-        w.X[r * d2 + j * d + i] *= std::exp(x);
-        w.Y[r * d2 + j * d + i] *= std::exp(-x);
+    for (int64_t i = 0; i < d; ++i) {
+      const float eref = std::exp(0.5f * w.lam[j * d + i]), eiref = 1.f / eref;
+      for (int64_t r = 0; r < L; ++r) {  // X *= e^{b-ref}, Y *= e^{ref-b}
+        const int64_t e = r * d2 + j * d + i;
+        w.X[e] *= w.eb[e] * eiref;
+        w.Y[e] *= eref / w.eb[e];
       }
     }
   }
