@@ -12,6 +12,13 @@
 
 namespace dsla {
 
+/// Supported tokenizer.json: model BPE (vocab; merges as "a b" or [a, b]; ignore_merges,
+/// byte_fallback, unk_token, fuse_unk); normalizer null / NFC; pre_tokenizer ByteLevel, Split (all
+/// behaviors, invert), Digits and Sequence of them, with a ByteLevel step somewhere; decoder
+/// ByteLevel; post_processor ByteLevel / TemplateProcessing ("single" only) / Sequence;
+/// added_tokens with lstrip, rstrip, single_word, normalized. Anything else throws dsla::Error
+/// naming the file and the feature. decode() returns raw bytes (HF replaces invalid UTF-8 with
+/// U+FFFD).
 class BpeTokenizer : public Tokenizer {
  public:
   /// Reads `path` (tokenizer.json). Throws dsla::Error naming the file when it is missing,

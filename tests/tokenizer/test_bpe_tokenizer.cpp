@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "core/error.h"
 #include "tokenizer/bpe_tokenizer.h"
@@ -102,6 +103,26 @@ TEST(BpeTokenizer, LongRunsAndInvalidUtf8) {
     EXPECT_EQ(smol.decode(smol.encode(text, false)), text);
   }
   EXPECT_THROW(smol.encode("bad \xFF\xFE utf-8", false), Error);
+}
+
+TEST(BpeTokenizer, ConcurrentEncodesAgree) {
+  const BpeTokenizer smol(testing::fixtures_dir() / "tokenizer_smol_like.json");
+  const json entry = testing::bpe_fixture("smol_like");
+  const auto strings = testing::fixture_strings();
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < mismatches.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 20; ++round) {
+        for (size_t i = 0; i < strings.size(); ++i) {
+          const auto expected = entry.at("ids").at(i).get<std::vector<int64_t>>();
+          if (smol.encode(strings[i], false) != expected) ++mismatches[t];
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(mismatches, std::vector<int>(mismatches.size(), 0));
 }
 
 /// Writes `spec` as tokenizer.json in a fresh directory and returns the file.
