@@ -1,6 +1,7 @@
 // Implementation of the ByteLevel, Split, Digits and Sequence pre-tokenizers (pre_tokenizer.h).
 #include "tokenizer/pre_tokenizer.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
