@@ -6,7 +6,9 @@
 #include <benchmark/benchmark.h>
 #include <torch/autograd.h>
 
+#include <cmath>
 #include <cstdio>
+#include <vector>
 
 #include "dsla/cpu_gemm.h"
 #include "dsla/dsla.h"
@@ -82,27 +84,27 @@ void BM_RefF32FwdBwd(benchmark::State& s) {
   }
 }
 
-// The DSLA output as plain LibTorch ops: per state A = tril((q e^B)(k e^-B)^T) (B = cumsum g over
-// T), o = s (gamma A1 + (1-gamma) A2) v. Heads in a batch dim: [BH,T,d]. (Overflows for long T with
-// real decays; timing only.)
+// The DSLA output as plain LibTorch ops, one head at a time ([T,T] buffers): per state
+// A = tril((q e^B)(k e^-B)^T) with B = cumsum_T g, o = s (gamma A1 + (1-gamma) A2) v. (e^-B
+// overflows for long T with real decays; timing only.)
 at::Tensor torch_quadratic(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                            const at::Tensor& g1, const at::Tensor& g2, const at::Tensor& gamma) {
-  auto heads = [](const at::Tensor& t) {
-    return t.permute({0, 2, 1, 3}).reshape({-1, t.size(1), t.size(3)});
-  };
-  at::Tensor qh = heads(q), kh = heads(k), vh = heads(v);  // [BH,T,d]
-  const int64_t T = q.size(1);
-  at::Tensor mask = at::ones({T, T}, q.options().dtype(at::kBool)).tril();
-  at::Tensor gam = gamma.repeat({q.size(0)}).view({-1, 1, 1});
-  at::Tensor m;
-  for (int j = 0; j < 2; ++j) {
-    at::Tensor b = heads(j == 0 ? g1 : g2).cumsum(1);
-    at::Tensor a = at::bmm(qh * b.exp(), (kh * (-b).exp()).transpose(1, 2));  // [BH,T,T]
-    at::Tensor w = j == 0 ? gam : 1 - gam;
-    m = j == 0 ? a * w : m + a * w;
+  const int64_t T = q.size(1), H = q.size(2);
+  at::Tensor mask = at::ones({T, T}, q.options().dtype(at::kBool)).tril().logical_not();
+  std::vector<at::Tensor> outs;
+  for (int64_t h = 0; h < H; ++h) {
+    auto head = [&](const at::Tensor& t) { return t.select(2, h).squeeze(0); };  // [T,d] (B = 1)
+    at::Tensor qh = head(q), kh = head(k), m;
+    for (int j = 0; j < 2; ++j) {
+      at::Tensor b = head(j == 0 ? g1 : g2).cumsum(0);
+      at::Tensor a = at::mm(qh * b.exp(), (kh * (-b).exp()).t());  // [T,T]
+      at::Tensor w = j == 0 ? gamma[h] : 1 - gamma[h];
+      m = j == 0 ? a * w : m + a * w;
+    }
+    m = m.masked_fill(mask, 0.0) / std::sqrt(static_cast<double>(q.size(3)));
+    outs.push_back(at::mm(m, head(v)));  // [T,dv]
   }
-  m = m.masked_fill(mask.logical_not(), 0.0) / std::sqrt(static_cast<double>(q.size(3)));
-  return at::bmm(m, vh);
+  return at::stack(outs, 1).unsqueeze(0);  // [1,T,H,dv]
 }
 
 void BM_TorchQuadFwd(benchmark::State& s) {
@@ -119,7 +121,7 @@ void BM_TorchQuadFwdBwd(benchmark::State& s) {
   for (auto* t : {&x.q, &x.k, &x.v, &x.g1, &x.g2}) t->requires_grad_(true);
   for (auto _ : s) {
     at::Tensor o = torch_quadratic(x.q, x.k, x.v, x.g1, x.g2, x.gamma);
-    torch::autograd::backward({o}, {x.do_.permute({0, 2, 1, 3}).reshape(o.sizes())});
+    torch::autograd::backward({o}, {x.do_});
   }
 }
 
@@ -175,6 +177,7 @@ void BM_GemmRate(benchmark::State& s) {
 
 void BM_GemmChunkShape(benchmark::State& s) {
   std::vector<float> a(64 * 128, 0.5f), b(128 * 64, 0.25f), c(64 * 64);
+  cpu::SerialBlasScope serial;  // as inside the kernels' (b,h) tasks: one core
   for (auto _ : s) {
     cpu::gemm(false, false, 64, 64, 128, 1.f, a.data(), 128, b.data(), 64, 0.f, c.data(), 64);
     benchmark::DoNotOptimize(c.data());

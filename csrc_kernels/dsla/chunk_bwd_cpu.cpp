@@ -82,6 +82,7 @@ void chunk_backward(const DslaBwdParams& p, int64_t b, int64_t h, int64_t t0, Ch
 void dsla_bwd_cpu(const DslaBwdParams& p) {
   const int64_t n = p.d * p.dv, n2 = 2 * n;
   at::parallel_for(0, p.B * p.H, 1, [&](int64_t begin, int64_t end) {
+    SerialBlasScope serial_blas;
     ChunkWork w(p.chunk, p.d, p.dv, /*backward=*/true);
     std::vector<float> dS(n2), Sb;
     for (int64_t bh = begin; bh < end; ++bh) {

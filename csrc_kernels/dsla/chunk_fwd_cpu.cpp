@@ -57,6 +57,7 @@ static void chunk_forward_bh(const DslaFwdParams& p, int64_t b, int64_t h, Chunk
 void dsla_fwd_cpu(const DslaFwdParams& p) {
   const int64_t n = p.d * p.dv;
   at::parallel_for(0, p.B * p.H, 1, [&](int64_t begin, int64_t end) {
+    SerialBlasScope serial_blas;
     ChunkWork w(p.chunk, p.d, p.dv, /*backward=*/false);
     std::vector<float> S(2 * n);
     for (int64_t bh = begin; bh < end; ++bh) {

@@ -9,7 +9,20 @@ extern "C" void sgemm_(const char* transa, const char* transb, const int* m, con
                        const float* b, const int* ldb, const float* beta, float* c, const int* ldc)
     __attribute__((weak));
 
+// MKL's per-thread thread count, C interface (returns the previous one; 0 = follow the global
+// setting). The lower-case mkl_set_num_threads_local is the Fortran one (int*) in this MKL.
+extern "C" int MKL_Set_Num_Threads_Local(int nt) __attribute__((weak));
+
 namespace dsla::kernels::cpu {
+
+SerialBlasScope::SerialBlasScope() {
+  if (MKL_Set_Num_Threads_Local != nullptr) prev_ = MKL_Set_Num_Threads_Local(1);
+}
+
+SerialBlasScope::~SerialBlasScope() {
+  if (MKL_Set_Num_Threads_Local != nullptr) MKL_Set_Num_Threads_Local(prev_);
+}
+
 namespace {
 
 // Same product through ATen on views of the raw buffers (slower: tensor overhead per call).
