@@ -1,6 +1,7 @@
 // dsla info: a summary of a model directory (architecture, parameters, memory, cache cost,
 // attention kinds).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <iostream>
 #include <nlohmann/json.hpp>
