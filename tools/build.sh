@@ -9,7 +9,6 @@ bash tools/setup.sh
 DSLA_HOME="${DSLA_HOME:-$HOME/.cache/dsla}"
 DSLA_VENV="${DSLA_VENV:-$DSLA_HOME/torch-2.11.0}"
 export DSLA_TORCH_CMAKE_PREFIX="$("$DSLA_VENV/bin/python" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null)"
-export CCACHE_DIR="${CCACHE_DIR:-$DSLA_HOME/ccache}"
 if [ ! -f "build/$preset/build.ninja" ]; then
   echo "[build] configuring preset $preset"
   cmake --preset "$preset" > "build-$preset-configure.log" 2>&1 || { cat "build-$preset-configure.log"; exit 1; }

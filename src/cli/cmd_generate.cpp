@@ -65,7 +65,9 @@ int run_generate(int argc, char** argv) {
     go.stop_ids = m.model->config().eos_token_ids;
     if (auto eos = m.tokenizer->eos_id(); eos && go.stop_ids.empty()) go.stop_ids.push_back(*eos);
   }
-  // Stream: print the newly decoded suffix of the whole text after each token.
+  // Echo the prompt, then stream the newly decoded suffix of the continuation after each token.
+  std::string echoed = prompt_text(args);
+  std::fwrite(echoed.data(), 1, echoed.size(), stdout);
   std::vector<int64_t> produced;
   std::string shown;
   auto result = model::generate(*m.model, prompt, go, [&](int64_t id) {

@@ -42,7 +42,9 @@ void ProgressBar::advance(int64_t n, const std::string& extra) {
   auto now = std::chrono::steady_clock::now();
   double since = std::chrono::duration<double>(now - last_draw_).count();
   // Redraw at most 10x/s on a terminal, every 5 s in logs.
-  if (since >= (tty_ ? 0.1 : 5.0) || done_ >= total_) {
+  if (done_ >= total_) {
+    finish();
+  } else if (since >= (tty_ ? 0.1 : 5.0)) {
     last_draw_ = now;
     draw(false);
   }
