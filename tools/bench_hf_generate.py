@@ -17,7 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fetch_smollm2 import MODEL_DIRNAME, dsla_home  # noqa: E402
 
-TEXT = Path("/work/shared/assets/datasets/wikitext2/wiki.test.raw.hfjoin.txt")
+ASSETS = Path(os.environ.get("DSLA_ASSETS", Path(__file__).resolve().parents[2] / "shared" / "assets"))
+TEXT = ASSETS / "datasets" / "wikitext2" / "wiki.test.raw.hfjoin.txt"
 
 
 def prompt_ids(model_dir: Path, n: int, vocab: int) -> list:

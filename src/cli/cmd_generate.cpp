@@ -28,6 +28,17 @@ std::string prompt_text(const cxxopts::ParseResult& args) {
   return args["prompt"].as<std::string>();
 }
 
+/// The first n ids of `prompt`, repeating it when it is shorter.
+std::vector<int64_t> resize_prompt(const std::vector<int64_t>& prompt, int64_t n) {
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(n));
+  while (static_cast<int64_t>(out.size()) < n) {
+    size_t take = std::min(prompt.size(), static_cast<size_t>(n) - out.size());
+    out.insert(out.end(), prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(take));
+  }
+  return out;
+}
+
 }  // namespace
 
 int run_generate(int argc, char** argv) {
@@ -52,6 +63,7 @@ int run_generate(int argc, char** argv) {
   LoadedModel m = load_model_from_options(args);
   std::vector<int64_t> prompt = m.tokenizer->encode(prompt_text(args), args.count("no-bos") == 0);
   DSLA_CHECK(!prompt.empty(), "the prompt is empty and the tokenizer has no BOS; give --prompt");
+  if (int64_t n = args["prompt-tokens"].as<int64_t>(); n > 0) prompt = resize_prompt(prompt, n);
   int64_t limit = m.model->config().max_position_embeddings;
   DSLA_CHECK(static_cast<int64_t>(prompt.size()) < limit,
              "the prompt has {} tokens; the model allows {} positions", prompt.size(), limit);
@@ -65,9 +77,9 @@ int run_generate(int argc, char** argv) {
     go.stop_ids = m.model->config().eos_token_ids;
     if (auto eos = m.tokenizer->eos_id(); eos && go.stop_ids.empty()) go.stop_ids.push_back(*eos);
   }
-  // Echo the prompt, then stream the newly decoded suffix of the continuation after each token.
-  std::string echoed = prompt_text(args);
-  std::fwrite(echoed.data(), 1, echoed.size(), stdout);
+  // Echo the prompt (unless it is long), then stream the newly decoded suffix of the continuation.
+  std::string echoed = m.tokenizer->decode(prompt);
+  if (echoed.size() <= 2000) std::fwrite(echoed.data(), 1, echoed.size(), stdout);
   std::vector<int64_t> produced;
   std::string shown;
   auto result = model::generate(*m.model, prompt, go, [&](int64_t id) {
