@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# CLI behaviour on bad input: each case must exit non-zero with a message naming the file and the problem,
+# never crash (exit code >= 128 means a signal). Usage: test_cli_errors.sh DSLA_BINARY STORIES_HF_DIR
+set -u
+dsla="$1"
+good="$2"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+# expect NAME WANT_CODE NEEDLE... -- CMD...: runs CMD, checks its exit code and that stderr contains each NEEDLE.
+expect() {
+  local name="$1" want="$2"
+  shift 2
+  local needles=()
+  while [ "$1" != "--" ]; do needles+=("$1"); shift; done
+  shift
+  "$@" > "$tmp/out" 2> "$tmp/err"
+  local code=$?
+  local ok=1
+  [ "$code" -eq "$want" ] || ok=0
+  for n in "${needles[@]}"; do grep -qF -- "$n" "$tmp/err" || ok=0; done
+  if [ $ok -eq 1 ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $name (exit $code, want $want); stderr:"; cat "$tmp/err"
+  fi
+}
+
+copy_model() {  # copy_model DIR: a writable copy of the good model
+  mkdir -p "$1" && cp "$good"/* "$1"/ && chmod -R u+w "$1"
+}
+
+expect "help" 0 -- "$dsla" info --help
+expect "unknown command" 2 "unknown command 'frobnicate'" -- "$dsla" frobnicate
+expect "unknown option" 2 "bogus" "does not exist" -- "$dsla" info --bogus
+expect "missing model dir" 1 "$tmp/nope" "not a directory" -- "$dsla" info --model "$tmp/nope"
+
+copy_model "$tmp/trunc"
+head -c 5000 "$good/model.safetensors" > "$tmp/trunc/model.safetensors"
+expect "truncated safetensors" 1 "$tmp/trunc/model.safetensors" "truncated" -- "$dsla" info --model "$tmp/trunc"
+
+copy_model "$tmp/nosafe"
+rm "$tmp/nosafe/model.safetensors"
+expect "no safetensors" 1 "$tmp/nosafe" "no model.safetensors" -- "$dsla" info --model "$tmp/nosafe"
+
+copy_model "$tmp/badcfg"
+echo '{"model_type": "llama", "hidden_size": ' > "$tmp/badcfg/config.json"
+expect "malformed config" 1 "$tmp/badcfg/config.json" "not valid JSON" -- "$dsla" info --model "$tmp/badcfg"
+
+copy_model "$tmp/gpt2"
+sed -i 's/"model_type": "llama"/"model_type": "gpt2"/' "$tmp/gpt2/config.json"
+expect "unknown model_type" 1 "model_type 'gpt2' is not supported" -- "$dsla" info --model "$tmp/gpt2"
+
+copy_model "$tmp/shape"
+sed -i 's/"hidden_size": 64/"hidden_size": 32/' "$tmp/shape/config.json"
+expect "config/weights mismatch" 1 "wrong shape" "model.safetensors" -- "$dsla" info --model "$tmp/shape"
+
+copy_model "$tmp/notok"
+rm -f "$tmp/notok"/tokenizer.model "$tmp/notok"/tokenizer.json
+expect "missing tokenizer" 1 "$tmp/notok" "tokenizer" -- "$dsla" info --model "$tmp/notok"
+
+expect "missing ppl file" 1 "$tmp/none.txt" "cannot open" -- "$dsla" ppl --model "$good" --file "$tmp/none.txt"
+expect "bad sampling option" 1 "top_p" -- "$dsla" generate --model "$good" -n 2 --temperature 1 --top-p 1.5
+expect "bad dtype" 1 "--dtype 'int3'" -- "$dsla" info --model "$good" --dtype int3
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
