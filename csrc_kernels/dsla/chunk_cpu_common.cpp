@@ -95,25 +95,27 @@ void build_factors(ChunkWork& w) {
     eiref[c] = 1.f / eref[c];
   }
   for (int64_t r = 0; r < L; ++r) {
-    for (int j = 0; j < 2; ++j) {
+    for (int j = 0; j < 2; ++j) {  // branch-free inner loops (vectorisable apart from exp)
       const float* b = w.g[j].data() + r * d;
+      const float *q = w.q.data() + r * d, *k = w.k.data() + r * d;
       const int64_t o = r * d2 + j * d;
-      for (int64_t i = 0; i < d; ++i) {
-        const float qi = w.q[r * d + i], ki = w.k[r * d + i], eb = std::exp(b[i]);
-        const int64_t c = j * d + i;
-        w.eb[o + i] = eb;
-        w.qh[o + i] = w.w[j] * qi * eb;
-        if (w.factorised[j]) {  // b >= lam >= -60: 1/eb <= e^60 stays finite, one exp per element
-          const float ieb = 1.f / eb;
-          w.elb[o + i] = elam[c] * ieb;
-          w.qt[o + i] = w.qh[o + i] * eiref[c];
-          w.kt[o + i] = ki * ieb * eref[c];
-        } else {  // exp(b) may underflow: take exp(lam - b) <= 1 directly
-          w.elb[o + i] = chunk_decay(w.lam[c], b[i]);
-          w.qt[o + i] = 0.f, w.kt[o + i] = 0.f;
+      float *eb = w.eb.data() + o, *elb = w.elb.data() + o, *qh = w.qh.data() + o;
+      float *qt = w.qt.data() + o, *kt = w.kt.data() + o, *kg = w.kg.data() + o;
+      const float *el = elam.data() + j * d, *er = eref.data() + j * d, *eir = eiref.data() + j * d;
+      for (int64_t i = 0; i < d; ++i) eb[i] = std::exp(b[i]);
+      for (int64_t i = 0; i < d; ++i) qh[i] = w.w[j] * q[i] * eb[i];
+      if (w.factorised[j]) {  // b >= lam >= -60: 1/eb <= e^60 stays finite, one exp per element
+        for (int64_t i = 0; i < d; ++i) {
+          const float ieb = 1.f / eb[i];
+          elb[i] = el[i] * ieb;
+          qt[i] = qh[i] * eir[i];
+          kt[i] = k[i] * ieb * er[i];
         }
-        w.kg[o + i] = ki * w.elb[o + i];
+      } else {  // exp(b) may underflow: take exp(lam - b) <= 1 directly
+        for (int64_t i = 0; i < d; ++i) elb[i] = chunk_decay(w.lam[j * d + i], b[i]);
+        std::fill_n(qt, d, 0.f), std::fill_n(kt, d, 0.f);
       }
+      for (int64_t i = 0; i < d; ++i) kg[i] = k[i] * elb[i];
     }
   }
 }
@@ -152,7 +154,11 @@ void store_rows(const float* src, void* dst, DslaDtype dt, const DslaFwdParams& 
                 int64_t h, int64_t t0, int64_t L, int64_t cols) {
   for (int64_t r = 0; r < L; ++r) {
     const int64_t base = ((b * p.T + t0 + r) * p.H + h) * cols;
-    for (int64_t c = 0; c < cols; ++c) store_elem(dst, base + c, dt, src[r * cols + c]);
+    if (dt == DslaDtype::kF32) {
+      std::copy_n(src + r * cols, cols, static_cast<float*>(dst) + base);
+    } else {
+      for (int64_t c = 0; c < cols; ++c) store_elem(dst, base + c, dt, src[r * cols + c]);
+    }
   }
 }
 
