@@ -10,6 +10,21 @@
 #include "cli/model_loading.h"
 
 namespace dsla::cli {
+namespace {
+
+/// "softmax x3, dsla x2": runs of equal consecutive kinds, in layer order.
+std::string summarize_kinds(const std::vector<std::string>& kinds) {
+  std::vector<std::string> runs;
+  for (size_t i = 0; i < kinds.size();) {
+    size_t j = i;
+    while (j < kinds.size() && kinds[j] == kinds[i]) ++j;
+    runs.push_back(fmt::format("layers {}-{} {}", i, j - 1, kinds[i]));
+    i = j;
+  }
+  return fmt::format("{}", fmt::join(runs, ", "));
+}
+
+}  // namespace
 
 int run_info(int argc, char** argv) {
   cxxopts::Options options("dsla info", "Print a summary of a model directory.");
@@ -68,7 +83,7 @@ int run_info(int argc, char** argv) {
       c.rope_scaling.type.empty() ? "" : " (" + c.rope_scaling.type + " scaling)", params,
       static_cast<double>(params) / 1e6, static_cast<double>(bytes) / (1 << 20), cache_per_token,
       static_cast<double>(cache_per_token * c.max_position_embeddings) / (1 << 20),
-      c.max_position_embeddings, fmt::join(kinds, " "));
+      c.max_position_embeddings, summarize_kinds(kinds));
   return 0;
 }
 
