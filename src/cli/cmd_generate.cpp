@@ -44,19 +44,23 @@ std::vector<int64_t> resize_prompt(const std::vector<int64_t>& prompt, int64_t n
 int run_generate(int argc, char** argv) {
   cxxopts::Options options("dsla generate", "Generate text from a prompt.");
   add_model_options(options);
-  options.add_options("generation")("p,prompt", "prompt text (empty: start from BOS)",
-                                    cxxopts::value<std::string>()->default_value(""))(
-      "prompt-file", "read the prompt from this file", cxxopts::value<std::string>())(
-      "n,max-new-tokens", "tokens to generate", cxxopts::value<int64_t>()->default_value("128"))(
-      "temperature", "0 = greedy", cxxopts::value<double>()->default_value("0"))(
-      "top-k", "keep the k most likely tokens (0 = off)",
-      cxxopts::value<int64_t>()->default_value("0"))("top-p", "nucleus mass (1 = off)",
-                                                     cxxopts::value<double>()->default_value("1"))(
-      "seed", "sampling seed", cxxopts::value<uint64_t>()->default_value("0"))(
-      "no-bos", "do not prepend BOS")("ignore-eos", "keep generating after EOS")(
-      "prefill-chunk", "prefill in chunks of this many tokens (0 = whole prompt)",
-      cxxopts::value<int64_t>()->default_value("0"))(
-      "stats-json", "print the timing statistics as one JSON line on stderr");
+  // clang-format off
+  options.add_options("generation")
+      ("p,prompt", "prompt text (empty: start from BOS)", cxxopts::value<std::string>()->default_value(""))
+      ("prompt-file", "read the prompt from this file", cxxopts::value<std::string>())
+      ("prompt-tokens", "use exactly N prompt tokens: the prompt's first N, repeated if shorter (benchmarks)",
+       cxxopts::value<int64_t>()->default_value("0"))
+      ("n,max-new-tokens", "tokens to generate", cxxopts::value<int64_t>()->default_value("128"))
+      ("temperature", "0 = greedy", cxxopts::value<double>()->default_value("0"))
+      ("top-k", "keep the k most likely tokens (0 = off)", cxxopts::value<int64_t>()->default_value("0"))
+      ("top-p", "nucleus mass (1 = off)", cxxopts::value<double>()->default_value("1"))
+      ("seed", "sampling seed", cxxopts::value<uint64_t>()->default_value("0"))
+      ("no-bos", "do not prepend BOS")
+      ("ignore-eos", "keep generating after EOS")
+      ("prefill-chunk", "prefill in chunks of this many tokens (0 = whole prompt)",
+       cxxopts::value<int64_t>()->default_value("0"))
+      ("stats-json", "print the timing statistics as one JSON line on stderr");
+  // clang-format on
   auto parsed = parse_or_help(options, argc, argv);
   if (!parsed) return 0;
   const auto& args = *parsed;

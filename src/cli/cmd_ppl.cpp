@@ -16,13 +16,17 @@ namespace dsla::cli {
 int run_ppl(int argc, char** argv) {
   cxxopts::Options options("dsla ppl", "Perplexity of a text file (sliding window).");
   add_model_options(options);
-  options.add_options("perplexity")("f,file", "text file to score", cxxopts::value<std::string>())(
-      "context", "text tokens per window (0 = the model's max positions - 1)",
-      cxxopts::value<int64_t>()->default_value("0"))(
-      "stride", "new tokens scored per window (0 = context, i.e. no overlap)",
-      cxxopts::value<int64_t>()->default_value("0"))("no-bos", "do not prepend BOS to each window")(
-      "max-tokens", "score at most this many tokens (0 = all)",
-      cxxopts::value<int64_t>()->default_value("0"))("json", "print the result as JSON");
+  // clang-format off
+  options.add_options("perplexity")
+      ("f,file", "text file to score", cxxopts::value<std::string>())
+      ("context", "text tokens per window (0 = the model's max positions - 1)",
+       cxxopts::value<int64_t>()->default_value("0"))
+      ("stride", "new tokens scored per window (0 = context, i.e. no overlap)",
+       cxxopts::value<int64_t>()->default_value("0"))
+      ("no-bos", "do not prepend BOS to each window")
+      ("max-tokens", "score at most this many tokens (0 = all)", cxxopts::value<int64_t>()->default_value("0"))
+      ("json", "print the result as JSON");
+  // clang-format on
   auto parsed = parse_or_help(options, argc, argv);
   if (!parsed) return 0;
   const auto& args = *parsed;

@@ -22,13 +22,14 @@ at::ScalarType parse_dtype(const std::string& s) {
 }  // namespace
 
 void add_model_options(cxxopts::Options& options) {
-  options.add_options("model")(
-      "model", "HF model directory (config.json, *.safetensors, tokenizer)",
-      cxxopts::value<std::string>()->default_value(default_model_dir().string()))(
-      "threads", "intra-op threads (0 = number of cores)",
-      cxxopts::value<int>()->default_value("0"))(
-      "dtype", "weight dtype: float32 or bfloat16",
-      cxxopts::value<std::string>()->default_value("float32"))("h,help", "show this help");
+  // clang-format off
+  options.add_options("model")
+      ("model", "HF model directory (config.json, *.safetensors, tokenizer)",
+       cxxopts::value<std::string>()->default_value(default_model_dir().string()))
+      ("threads", "intra-op threads (0 = number of cores)", cxxopts::value<int>()->default_value("0"))
+      ("dtype", "weight dtype: float32 or bfloat16", cxxopts::value<std::string>()->default_value("float32"))
+      ("h,help", "show this help");
+  // clang-format on
 }
 
 std::optional<cxxopts::ParseResult> parse_or_help(cxxopts::Options& options, int argc,
