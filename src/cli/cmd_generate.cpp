@@ -96,6 +96,7 @@ int run_generate(int argc, char** argv) {
     }
   });
   std::printf("\n");
+  std::fflush(stdout);
   nlohmann::json stats = {{"prompt_tokens", result.prompt_tokens},
                           {"new_tokens", result.tokens.size()},
                           {"prefill_seconds", result.prefill_seconds},
