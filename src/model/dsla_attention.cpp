@@ -1,0 +1,162 @@
+// Implementation of DslaAttention over the DSLA kernels (chunked for prefill/training, recurrent
+// for decode).
+#include "model/dsla_attention.h"
+
+#include <ATen/ATen.h>
+#include <torch/autograd.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "dsla/dsla.h"
+#include "model/rope.h"
+#include "model/softmax_attention.h"
+
+namespace dsla::model {
+namespace {
+
+constexpr double kMinLogGate = -50.0;  // exp(-50) per token: the kernels' documented floor
+
+/// z such that logsigmoid(z) / tau = log(decay), i.e. sigmoid(z) = decay^tau.
+double gate_bias_for(double decay, double tau) {
+  double s = std::pow(decay, tau);
+  return std::log(s / (1 - s));
+}
+
+}  // namespace
+
+DslaAttention::DslaAttention(const LlamaConfig& c, const DslaAttentionOptions& o)
+    : config_(c),
+      options_(o),
+      heads_(c.num_attention_heads),
+      kv_heads_(c.num_key_value_heads),
+      head_dim_(c.head_dim) {
+  DSLA_CHECK(o.tau > 0, "dsla: tau must be > 0, got {}", o.tau);
+  DSLA_CHECK(o.gate_rank >= 0, "dsla: gate_rank must be >= 0, got {}", o.gate_rank);
+  for (double d : {o.history_decay, o.recency_decay}) {
+    DSLA_CHECK(d > 0 && d < 1, "dsla: initial decays must be in (0, 1), got {}", d);
+  }
+  DSLA_CHECK(o.gamma_init > 0 && o.gamma_init < 1, "dsla: gamma_init must be in (0, 1)");
+  bool qkv_bias = c.attention_bias || c.qkv_bias;
+  auto lin = [](int64_t in, int64_t out, bool bias) {
+    return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+  };
+  q_proj = register_module("q_proj", lin(c.hidden_size, heads_ * head_dim_, qkv_bias));
+  k_proj = register_module("k_proj", lin(c.hidden_size, kv_heads_ * head_dim_, qkv_bias));
+  v_proj = register_module("v_proj", lin(c.hidden_size, kv_heads_ * head_dim_, qkv_bias));
+  o_proj = register_module("o_proj", lin(heads_ * head_dim_, c.hidden_size, c.attention_bias));
+  history_gate_down = gate_down("history_gate_down");
+  history_gate_up = gate_up("history_gate_up", o.history_decay);
+  recency_gate_down = gate_down("recency_gate_down");
+  recency_gate_up = gate_up("recency_gate_up", o.recency_decay);
+  double logit = std::log(o.gamma_init / (1 - o.gamma_init));
+  gamma_logit = register_parameter("gamma_logit", at::full({o.per_head_gamma ? heads_ : 1}, logit));
+  if (o.output_norm) out_norm = register_module("out_norm", RMSNorm(head_dim_, c.rms_norm_eps));
+}
+
+torch::nn::Linear DslaAttention::gate_down(const char* name) {
+  if (options_.gate_rank == 0) return nullptr;
+  return register_module(
+      name, torch::nn::Linear(
+                torch::nn::LinearOptions(config_.hidden_size, options_.gate_rank).bias(false)));
+}
+
+torch::nn::Linear DslaAttention::gate_up(const char* name, double decay) {
+  int64_t in = options_.gate_rank > 0 ? options_.gate_rank : config_.hidden_size;
+  auto up = register_module(name, torch::nn::Linear(in, heads_ * head_dim_));
+  torch::NoGradGuard no_grad;
+  // Zero weights: every token starts at the target decay; training moves the gates away from it.
+  up->weight.zero_();
+  up->bias.fill_(gate_bias_for(decay, options_.tau));
+  return up;
+}
+
+std::shared_ptr<DslaAttention> DslaAttention::from_softmax(const AttentionModule& teacher,
+                                                           const LlamaConfig& config,
+                                                           const DslaAttentionOptions& options) {
+  const auto* soft = dynamic_cast<const SoftmaxAttention*>(&teacher);
+  DSLA_CHECK(soft != nullptr, "dsla: can only convert a softmax attention layer, got '{}'",
+             teacher.kind());
+  auto layer = std::make_shared<DslaAttention>(config, options);
+  torch::NoGradGuard no_grad;
+  for (auto [dst, src] : {std::pair{layer->q_proj, soft->q_proj},
+                          {layer->k_proj, soft->k_proj},
+                          {layer->v_proj, soft->v_proj},
+                          {layer->o_proj, soft->o_proj}}) {
+    dst->weight.copy_(src->weight);
+    if (src->bias.defined()) dst->bias.copy_(src->bias);
+  }
+  layer->to(soft->q_proj->weight.scalar_type());
+  return layer;
+}
+
+at::Tensor DslaAttention::gate(torch::nn::Linear& down, torch::nn::Linear& up,
+                               const at::Tensor& x) {
+  at::Tensor z = up->forward(down ? down->forward(x) : x);  // [B, T, H*d]
+  at::Tensor g = at::log_sigmoid(z.to(at::kFloat)) / options_.tau;
+  return g.clamp_min(kMinLogGate).view({x.size(0), x.size(1), heads_, head_dim_});
+}
+
+std::pair<at::Tensor, at::Tensor> DslaAttention::log_gates(const at::Tensor& x) {
+  return {gate(history_gate_down, history_gate_up, x), gate(recency_gate_down, recency_gate_up, x)};
+}
+
+at::Tensor DslaAttention::gamma() {
+  return at::sigmoid(gamma_logit.to(at::kFloat)).expand({heads_}).contiguous();
+}
+
+int64_t DslaAttention::cache_bytes_per_sequence(int64_t /*tokens*/) const {
+  return 2 * heads_ * head_dim_ * head_dim_ * static_cast<int64_t>(sizeof(float));
+}
+
+at::Tensor DslaAttention::forward(const at::Tensor& x, const AttentionContext& ctx,
+                                  LayerCache* cache) {
+  int64_t b = x.size(0), t = x.size(1), groups = heads_ / kv_heads_;
+  // [B, T, H*d] -> [B, T, H, d]; k and v repeated from KV heads to all heads.
+  at::Tensor q = q_proj->forward(x).view({b, t, heads_, head_dim_});
+  at::Tensor k = k_proj->forward(x).view({b, t, kv_heads_, head_dim_});
+  at::Tensor v = v_proj->forward(x).view({b, t, kv_heads_, head_dim_});
+  if (options_.rope) {
+    q = apply_rotary(q, ctx.cos, ctx.sin);
+    k = apply_rotary(k, ctx.cos, ctx.sin);
+  }
+  if (groups > 1) {
+    k = k.repeat_interleave(groups, 2);
+    v = v.repeat_interleave(groups, 2);
+  }
+  auto [g1, g2] = log_gates(x);
+  at::Tensor mix = gamma();
+  if (x.scalar_type() != at::kFloat && x.scalar_type() != at::kBFloat16) {
+    DSLA_FAIL("dsla attention supports float32 and bfloat16 activations, got {}",
+              c10::toString(x.scalar_type()));
+  }
+  g1 = g1.to(q.scalar_type());
+  g2 = g2.to(q.scalar_type());
+  at::Tensor o;
+  if (cache == nullptr) {
+    kernels::DslaOptions ko;
+    ko.chunk_size = options_.chunk_size;
+    o = kernels::dsla_attention(q, k, v, g1, g2, mix, {}, {}, {}, ko).o;
+  } else {
+    if (!cache->s1.defined()) {
+      cache->s1 = at::zeros({b, heads_, head_dim_, head_dim_}, x.options().dtype(at::kFloat));
+      cache->s2 = at::zeros_like(cache->s1);
+    }
+    if (t == 1) {
+      o = kernels::dsla_recurrent_step(q, k, v, g1, g2, mix, cache->s1, cache->s2);
+    } else {
+      kernels::DslaOptions ko;
+      ko.chunk_size = options_.chunk_size;
+      ko.output_final_state = true;
+      auto out = kernels::dsla_attention(q, k, v, g1, g2, mix, cache->s1, cache->s2, {}, ko);
+      o = out.o;
+      cache->s1 = out.s1.contiguous();
+      cache->s2 = out.s2.contiguous();
+    }
+    cache->length += t;
+  }
+  if (out_norm) o = out_norm->forward(o);  // [B, T, H, d], normalized per head
+  return o_proj->forward(o.reshape({b, t, heads_ * head_dim_}));
+}
+
+}  // namespace dsla::model

@@ -1,0 +1,61 @@
+// DslaAttention: a decoder layer's attention replaced by dual-state gated linear attention (two
+// decays, mixed by gamma).
+#pragma once
+
+#include <torch/nn/modules/linear.h>
+
+#include <memory>
+
+#include "model/attention.h"
+#include "model/llama_config.h"
+#include "model/rmsnorm.h"
+
+namespace dsla::model {
+
+struct DslaAttentionOptions {
+  double tau = 16.0;            ///< log-gate = logsigmoid(z) / tau
+  int64_t gate_rank = 16;       ///< gate projection x -> rank -> H*d; 0 = full rank x -> H*d
+  bool per_head_gamma = false;  ///< one mixing weight per head instead of one per layer
+  bool rope = false;         ///< apply the teacher's RoPE to q and k (the paper's DSLA uses none)
+  bool output_norm = false;  ///< per-head RMSNorm of the mixed output before o_proj
+  double history_decay = 0.999;  ///< initial per-token decay of state 1
+  double recency_decay = 0.875;  ///< initial per-token decay of state 2
+  double gamma_init = 0.5;       ///< initial weight of the history state
+  int64_t chunk_size = 64;       ///< chunk of the chunked kernel
+};
+
+class DslaAttention : public AttentionModule {
+ public:
+  DslaAttention(const LlamaConfig& config, const DslaAttentionOptions& options);
+  /// A DSLA layer whose q, k, v, o projections are copies of the teacher's (GQA k/v kept at KV-head
+  /// size and repeated to all heads in forward).
+  static std::shared_ptr<DslaAttention> from_softmax(const AttentionModule& teacher,
+                                                     const LlamaConfig& config,
+                                                     const DslaAttentionOptions& options);
+
+  at::Tensor forward(const at::Tensor& x, const AttentionContext& ctx, LayerCache* cache) override;
+  std::string kind() const override { return "dsla"; }
+  int64_t cache_bytes_per_sequence(int64_t tokens) const override;
+
+  /// The two log-gates for x [B, T, hidden]: each [B, T, H, d], <= 0.
+  std::pair<at::Tensor, at::Tensor> log_gates(const at::Tensor& x);
+  /// The mixing weight per head [H] in (0, 1).
+  at::Tensor gamma();
+
+  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  torch::nn::Linear history_gate_down{nullptr}, history_gate_up{nullptr};
+  torch::nn::Linear recency_gate_down{nullptr}, recency_gate_up{nullptr};
+  at::Tensor gamma_logit;  ///< [1] or [H]
+  RMSNorm out_norm{nullptr};
+
+ private:
+  torch::nn::Linear gate_down(const char* name);
+  torch::nn::Linear gate_up(const char* name, double decay);
+  at::Tensor gate(torch::nn::Linear& down, torch::nn::Linear& up, const at::Tensor& x);
+
+  LlamaConfig config_;
+  DslaAttentionOptions options_;
+  int64_t heads_, kv_heads_, head_dim_;
+};
+
+}  // namespace dsla::model
