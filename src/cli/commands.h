@@ -6,5 +6,6 @@ namespace dsla::cli {
 int run_info(int argc, char** argv);
 int run_generate(int argc, char** argv);
 int run_ppl(int argc, char** argv);
+int run_validate(int argc, char** argv);
 
 }  // namespace dsla::cli

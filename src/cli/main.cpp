@@ -21,6 +21,7 @@ constexpr Command kCommands[] = {
     {"info", dsla::cli::run_info, "model summary: parameters, layers, memory"},
     {"generate", dsla::cli::run_generate, "generate text from a prompt (tokens/s reported)"},
     {"ppl", dsla::cli::run_ppl, "perplexity of a text file with a sliding window"},
+    {"validate", dsla::cli::run_validate, "check a recipe and print it resolved"},
 };
 
 void print_usage() {

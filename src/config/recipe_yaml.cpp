@@ -1,0 +1,221 @@
+// YAML decoding of recipes: typed fields, unknown-key rejection with suggestions, overrides, all
+// errors at once.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+
+#include "config/recipe.h"
+#include "core/error.h"
+#include "core/paths.h"
+
+namespace dsla::config {
+namespace {
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string suggestion(const std::string& key, const std::vector<std::string>& known) {
+  std::string best;
+  size_t best_d = 3;  // suggest only close matches
+  for (const auto& k : known) {
+    size_t d = edit_distance(key, k);
+    if (d < best_d) best_d = d, best = k;
+  }
+  return best.empty() ? fmt::format(" (known: {})", fmt::join(known, ", "))
+                      : fmt::format(" (did you mean '{}'?)", best);
+}
+
+std::string expand_vars(std::string s) {
+  const std::pair<std::string, std::string> vars[] = {{"${DSLA_ASSETS}", assets_dir().string()},
+                                                      {"${DSLA_HOME}", cache_dir().string()}};
+  for (const auto& [name, value] : vars) {
+    for (size_t p = s.find(name); p != std::string::npos; p = s.find(name, p + value.size())) {
+      s.replace(p, name.size(), value);
+    }
+  }
+  return s;
+}
+
+/// Reads one mapping's fields into typed members, remembering known keys and collecting errors.
+class SectionReader {
+ public:
+  SectionReader(const YAML::Node& node, std::string section, std::vector<std::string>& errors)
+      : node_(node), section_(std::move(section)), errors_(errors) {
+    if (node_ && !node_.IsMap()) errors_.push_back(fmt::format("{}: expected a mapping", section_));
+  }
+
+  template <typename T>
+  void field(const char* key, T& out) {
+    known_.push_back(key);
+    if (!node_ || !node_.IsMap() || !node_[key]) return;
+    try {
+      out = node_[key].as<T>();
+      expand(out);
+    } catch (const YAML::Exception&) {
+      errors_.push_back(fmt::format("{}.{}: cannot read '{}' as {}", section_, key,
+                                    YAML::Dump(node_[key]), type_name(out)));
+    }
+  }
+
+  void finish() {
+    if (!node_ || !node_.IsMap()) return;
+    for (const auto& kv : node_) {
+      auto key = kv.first.as<std::string>();
+      if (std::find(known_.begin(), known_.end(), key) == known_.end()) {
+        errors_.push_back(
+            fmt::format("{}: unknown key '{}'{}", section_, key, suggestion(key, known_)));
+      }
+    }
+  }
+
+ private:
+  static void expand(std::string& s) { s = expand_vars(s); }
+  static void expand(std::vector<std::string>& v) {
+    for (auto& s : v) s = expand_vars(s);
+  }
+  template <typename T>
+  static void expand(T&) {}
+  static const char* type_name(const std::string&) { return "a string"; }
+  static const char* type_name(bool) { return "true/false"; }
+  static const char* type_name(double) { return "a number"; }
+  template <typename T>
+  static const char* type_name(const std::vector<T>&) {
+    return "a list";
+  }
+  template <typename T>
+  static const char* type_name(const T&) {
+    return "an integer";
+  }
+
+  YAML::Node node_;
+  std::string section_;
+  std::vector<std::string>& errors_;
+  std::vector<std::string> known_;
+};
+
+void apply_override(YAML::Node& root, const std::string& spec, std::vector<std::string>& errors) {
+  size_t eq = spec.find('='), dot = spec.find('.');
+  if (eq == std::string::npos || dot == std::string::npos || dot > eq) {
+    errors.push_back(fmt::format("--set '{}': expected section.key=value", spec));
+    return;
+  }
+  std::string section = spec.substr(0, dot), key = spec.substr(dot + 1, eq - dot - 1);
+  try {
+    root[section][key] = YAML::Load(spec.substr(eq + 1));
+  } catch (const YAML::Exception& e) {
+    errors.push_back(fmt::format("--set '{}': bad value: {}", spec, e.what()));
+  }
+}
+
+Recipe decode(const YAML::Node& root, std::vector<std::string>& errors) {
+  Recipe r;
+  SectionReader m(root["model"], "model", errors);
+  m.field("path", r.model.path), m.field("dtype", r.model.dtype), m.finish();
+  SectionReader d(root["data"], "data", errors);
+  d.field("train_files", r.data.train_files), d.field("eval_files", r.data.eval_files);
+  d.field("seq_len", r.data.seq_len), d.field("max_train_tokens", r.data.max_train_tokens),
+      d.finish();
+  SectionReader s(root["dsla"], "dsla", errors);
+  auto& x = r.dsla;
+  s.field("variant", x.variant), s.field("tau", x.tau), s.field("gate_rank", x.gate_rank);
+  s.field("per_head_gamma", x.per_head_gamma), s.field("rope", x.rope);
+  s.field("output_norm", x.output_norm), s.field("history_decay", x.history_decay);
+  s.field("recency_decay", x.recency_decay), s.field("chunk_size", x.chunk_size);
+  s.field("window", x.window), s.finish();
+  SectionReader p(root["profile"], "profile", errors);
+  p.field("sequences", r.profile.sequences), p.field("seq_len", r.profile.seq_len);
+  p.field("metrics", r.profile.metrics), p.finish();
+  SectionReader c(root["distill"], "distill", errors);
+  auto& y = r.distill;
+  c.field("order", y.order), c.field("layers", y.layers), c.field("fraction", y.fraction);
+  c.field("steps_per_layer", y.steps_per_layer), c.field("batch_size", y.batch_size);
+  c.field("lr", y.lr), c.field("gate_separation", y.gate_separation);
+  c.field("e2e_steps", y.e2e_steps), c.field("kd_weight", y.kd_weight), c.finish();
+  SectionReader u(root["run"], "run", errors);
+  u.field("dir", r.run.dir), u.field("threads", r.run.threads), u.field("seed", r.run.seed),
+      u.finish();
+  SectionReader top(root, "recipe", errors);
+  for (const char* name : {"model", "data", "dsla", "profile", "distill", "run"}) {
+    YAML::Node ignored;
+    top.field(name, ignored);
+  }
+  top.finish();
+  return r;
+}
+
+}  // namespace
+
+Recipe load_recipe(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path.string());
+  } catch (const YAML::BadFile&) {
+    DSLA_FAIL("{}: cannot open the recipe", path.string());
+  } catch (const YAML::Exception& e) {
+    DSLA_FAIL("{}: invalid YAML: {}", path.string(), e.what());
+  }
+  if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  std::vector<std::string> errors;
+  if (!root.IsMap()) errors.push_back("recipe: the top level must be a mapping of sections");
+  for (const auto& o : overrides) apply_override(root, o, errors);
+  Recipe r = errors.empty() ? decode(root, errors) : Recipe{};
+  DSLA_CHECK(errors.empty(), "{}: {} problem(s):\n  {}", path.string(), errors.size(),
+             fmt::join(errors, "\n  "));
+  return r;
+}
+
+std::string recipe_to_yaml(const Recipe& r) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "model" << YAML::Value << YAML::BeginMap << YAML::Key << "path" << YAML::Value
+      << r.model.path << YAML::Key << "dtype" << YAML::Value << r.model.dtype << YAML::EndMap;
+  out << YAML::Key << "data" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "train_files" << YAML::Value << r.data.train_files;
+  out << YAML::Key << "eval_files" << YAML::Value << r.data.eval_files;
+  out << YAML::Key << "seq_len" << YAML::Value << r.data.seq_len;
+  out << YAML::Key << "max_train_tokens" << YAML::Value << r.data.max_train_tokens << YAML::EndMap;
+  const auto& x = r.dsla;
+  out << YAML::Key << "dsla" << YAML::Value << YAML::BeginMap << YAML::Key << "variant"
+      << YAML::Value << x.variant << YAML::Key << "tau" << YAML::Value << x.tau << YAML::Key
+      << "gate_rank" << YAML::Value << x.gate_rank << YAML::Key << "per_head_gamma" << YAML::Value
+      << x.per_head_gamma << YAML::Key << "rope" << YAML::Value << x.rope << YAML::Key
+      << "output_norm" << YAML::Value << x.output_norm << YAML::Key << "history_decay"
+      << YAML::Value << x.history_decay << YAML::Key << "recency_decay" << YAML::Value
+      << x.recency_decay << YAML::Key << "chunk_size" << YAML::Value << x.chunk_size << YAML::Key
+      << "window" << YAML::Value << x.window << YAML::EndMap;
+  out << YAML::Key << "profile" << YAML::Value << YAML::BeginMap << YAML::Key << "sequences"
+      << YAML::Value << r.profile.sequences << YAML::Key << "seq_len" << YAML::Value
+      << r.profile.seq_len << YAML::Key << "metrics" << YAML::Value << r.profile.metrics
+      << YAML::EndMap;
+  const auto& y = r.distill;
+  out << YAML::Key << "distill" << YAML::Value << YAML::BeginMap << YAML::Key << "order"
+      << YAML::Value << y.order << YAML::Key << "layers" << YAML::Value << y.layers << YAML::Key
+      << "fraction" << YAML::Value << y.fraction << YAML::Key << "steps_per_layer" << YAML::Value
+      << y.steps_per_layer << YAML::Key << "batch_size" << YAML::Value << y.batch_size << YAML::Key
+      << "lr" << YAML::Value << y.lr << YAML::Key << "gate_separation" << YAML::Value
+      << y.gate_separation << YAML::Key << "e2e_steps" << YAML::Value << y.e2e_steps << YAML::Key
+      << "kd_weight" << YAML::Value << y.kd_weight << YAML::EndMap;
+  out << YAML::Key << "run" << YAML::Value << YAML::BeginMap << YAML::Key << "dir" << YAML::Value
+      << r.run.dir << YAML::Key << "threads" << YAML::Value << r.run.threads << YAML::Key << "seed"
+      << YAML::Value << r.run.seed << YAML::EndMap;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace dsla::config
