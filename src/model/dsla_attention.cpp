@@ -111,6 +111,10 @@ int64_t DslaAttention::cache_bytes_per_sequence(int64_t /*tokens*/) const {
 
 at::Tensor DslaAttention::forward(const at::Tensor& x, const AttentionContext& ctx,
                                   LayerCache* cache) {
+  if (x.scalar_type() != at::kFloat && x.scalar_type() != at::kBFloat16) {
+    DSLA_FAIL("dsla attention supports float32 and bfloat16 activations, got {}",
+              c10::toString(x.scalar_type()));
+  }
   int64_t b = x.size(0), t = x.size(1), groups = heads_ / kv_heads_;
   // [B, T, H*d] -> [B, T, H, d]; k and v repeated from KV heads to all heads.
   at::Tensor q = q_proj->forward(x).view({b, t, heads_, head_dim_});
@@ -126,10 +130,6 @@ at::Tensor DslaAttention::forward(const at::Tensor& x, const AttentionContext& c
   }
   auto [g1, g2] = log_gates(x);
   at::Tensor mix = gamma();
-  if (x.scalar_type() != at::kFloat && x.scalar_type() != at::kBFloat16) {
-    DSLA_FAIL("dsla attention supports float32 and bfloat16 activations, got {}",
-              c10::toString(x.scalar_type()));
-  }
   g1 = g1.to(q.scalar_type());
   g2 = g2.to(q.scalar_type());
   at::Tensor o;

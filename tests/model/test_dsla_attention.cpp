@@ -56,6 +56,7 @@ TEST(DslaAttention, CachedPrefillAndDecodeEqualFullForward) {
     o.rope = rope;
     o.output_norm = rope;  // exercise both options
     auto model = stories_with_dsla({0, 2, 4}, o);
+    at::manual_seed(7);
     c10::InferenceMode guard;
     at::Tensor ids = at::randint(3, 512, {2, 90}, at::kLong);
     at::Tensor full = model->forward(ids);
@@ -66,7 +67,9 @@ TEST(DslaAttention, CachedPrefillAndDecodeEqualFullForward) {
     for (int64_t p = 83; p < 90; ++p)
       parts.push_back(model->forward(ids.narrow(1, p, 1), p, &cache));
     at::Tensor stepped = at::cat(parts, 1);
-    EXPECT_LE((stepped - full).abs().max().item<double>(), 1e-4) << "rope=" << rope;
+    // fp32 through 5 layers, chunked vs recurrent kernels: compare relative to the logit range.
+    double range = (full.max() - full.min()).item<double>();
+    EXPECT_LE((stepped - full).abs().max().item<double>(), 1e-5 * range) << "rope=" << rope;
     EXPECT_TRUE(cache.layer(2).s1.defined());
     EXPECT_FALSE(cache.layer(2).k.defined());
     EXPECT_TRUE(cache.layer(1).k.defined());
