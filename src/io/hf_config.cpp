@@ -106,18 +106,21 @@ model::LlamaConfig parse_llama_config(const json& j, const std::string& source) 
   return c;
 }
 
-model::LlamaConfig load_llama_config(const fs::path& model_dir) {
-  fs::path file = model_dir / "config.json";
+json read_json_file(const fs::path& file) {
   std::ifstream in(file);
-  DSLA_CHECK(in.good(), "{}: cannot open (is {} an HF model directory?)", file.string(),
-             model_dir.string());
-  json j;
+  DSLA_CHECK(in.good(), "{}: cannot open", file.string());
   try {
-    j = json::parse(in);
+    return json::parse(in);
   } catch (const json::exception& e) {
     DSLA_FAIL("{}: not valid JSON: {}", file.string(), e.what());
   }
-  return parse_llama_config(j, file.string());
+}
+
+model::LlamaConfig load_llama_config(const fs::path& model_dir) {
+  fs::path file = model_dir / "config.json";
+  DSLA_CHECK(fs::exists(file), "{}: cannot open (is {} an HF model directory?)", file.string(),
+             model_dir.string());
+  return parse_llama_config(read_json_file(file), file.string());
 }
 
 json llama_config_to_json(const model::LlamaConfig& c) {

@@ -13,6 +13,9 @@ namespace dsla::io {
 /// type, quantization).
 model::LlamaConfig load_llama_config(const std::filesystem::path& model_dir);
 
+/// Parses a JSON file; throws dsla::Error naming the file when it is missing or malformed.
+nlohmann::json read_json_file(const std::filesystem::path& file);
+
 /// The same from already parsed JSON; `source` names the file in error messages.
 model::LlamaConfig parse_llama_config(const nlohmann::json& j, const std::string& source);
 

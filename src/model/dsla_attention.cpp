@@ -47,10 +47,13 @@ DslaAttention::DslaAttention(const LlamaConfig& c, const DslaAttentionOptions& o
   o_proj = register_module("o_proj", lin(heads_ * head_dim_, c.hidden_size, c.attention_bias));
   history_gate_down = gate_down("history_gate_down");
   history_gate_up = gate_up("history_gate_up", o.history_decay);
-  recency_gate_down = gate_down("recency_gate_down");
-  recency_gate_up = gate_up("recency_gate_up", o.recency_decay);
-  double logit = std::log(o.gamma_init / (1 - o.gamma_init));
-  gamma_logit = register_parameter("gamma_logit", at::full({o.per_head_gamma ? heads_ : 1}, logit));
+  if (!o.single_state) {
+    recency_gate_down = gate_down("recency_gate_down");
+    recency_gate_up = gate_up("recency_gate_up", o.recency_decay);
+    double logit = std::log(o.gamma_init / (1 - o.gamma_init));
+    gamma_logit =
+        register_parameter("gamma_logit", at::full({o.per_head_gamma ? heads_ : 1}, logit));
+  }
   if (o.output_norm) out_norm = register_module("out_norm", RMSNorm(head_dim_, c.rms_norm_eps));
 }
 
@@ -98,10 +101,16 @@ at::Tensor DslaAttention::gate(torch::nn::Linear& down, torch::nn::Linear& up,
 }
 
 std::pair<at::Tensor, at::Tensor> DslaAttention::log_gates(const at::Tensor& x) {
-  return {gate(history_gate_down, history_gate_up, x), gate(recency_gate_down, recency_gate_up, x)};
+  at::Tensor g1 = gate(history_gate_down, history_gate_up, x);
+  // A single-state layer runs the dual kernel with both states on the same gate and gamma = 1.
+  if (options_.single_state) return {g1, g1};
+  return {g1, gate(recency_gate_down, recency_gate_up, x)};
 }
 
 at::Tensor DslaAttention::gamma() {
+  if (options_.single_state) {
+    return at::ones({heads_}, history_gate_up->weight.options().dtype(at::kFloat));
+  }
   return at::sigmoid(gamma_logit.to(at::kFloat)).expand({heads_}).contiguous();
 }
 

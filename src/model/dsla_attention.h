@@ -22,6 +22,9 @@ struct DslaAttentionOptions {
   double recency_decay = 0.875;  ///< initial per-token decay of state 2
   double gamma_init = 0.5;       ///< initial weight of the history state
   int64_t chunk_size = 64;       ///< chunk of the chunked kernel
+  /// One gated state only (the paper's single-state GLA ablation): no recency gate, no gamma; the
+  /// state decays from `history_decay`.
+  bool single_state = false;
 };
 
 class DslaAttention : public AttentionModule {
@@ -39,13 +42,14 @@ class DslaAttention : public AttentionModule {
 
   /// The two log-gates for x [B, T, hidden]: each [B, T, H, d], <= 0.
   std::pair<at::Tensor, at::Tensor> log_gates(const at::Tensor& x);
-  /// The mixing weight per head [H] in (0, 1).
+  /// The mixing weight per head [H] in (0, 1) (ones for a single-state layer).
   at::Tensor gamma();
+  const DslaAttentionOptions& options() const { return options_; }
 
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   torch::nn::Linear history_gate_down{nullptr}, history_gate_up{nullptr};
   torch::nn::Linear recency_gate_down{nullptr}, recency_gate_up{nullptr};
-  at::Tensor gamma_logit;  ///< [1] or [H]
+  at::Tensor gamma_logit;  ///< [1] or [H]; undefined for a single-state layer
   RMSNorm out_norm{nullptr};
 
  private:

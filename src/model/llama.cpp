@@ -40,14 +40,40 @@ at::Tensor LlamaForCausalLMImpl::hidden_states(const at::Tensor& ids, int64_t st
   DSLA_CHECK(cache == nullptr || cache->num_layers() == config_.num_hidden_layers,
              "cache has {} layers, model has {}", cache ? cache->num_layers() : 0,
              config_.num_hidden_layers);
-  AttentionContext ctx;
-  ctx.start_pos = start_pos;
-  std::tie(ctx.cos, ctx.sin) = rope_.table(start_pos, ids.size(1));
+  AttentionContext ctx = make_context(start_pos, ids.size(1));
   at::Tensor h = model->embed_tokens->forward(ids);
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     h = layer(i).forward(h, ctx, cache ? &cache->layer(i) : nullptr);
   }
   return model->norm->forward(h);
+}
+
+AttentionContext LlamaForCausalLMImpl::make_context(int64_t start_pos, int64_t tokens) {
+  AttentionContext ctx;
+  ctx.start_pos = start_pos;
+  std::tie(ctx.cos, ctx.sin) = rope_.table(start_pos, tokens);
+  return ctx;
+}
+
+at::Tensor LlamaForCausalLMImpl::residual_before(const at::Tensor& ids, int64_t layer_index) {
+  DSLA_CHECK(ids.dim() == 2, "input ids must be [batch, tokens], got {} dims", ids.dim());
+  DSLA_CHECK(layer_index >= 0 && layer_index <= config_.num_hidden_layers,
+             "layer {} out of range [0, {}]", layer_index, config_.num_hidden_layers);
+  AttentionContext ctx = make_context(0, ids.size(1));
+  at::Tensor h = model->embed_tokens->forward(ids);
+  for (int64_t i = 0; i < layer_index; ++i) h = layer(i).forward(h, ctx, nullptr);
+  return h;
+}
+
+at::Tensor LlamaForCausalLMImpl::logits_from(const at::Tensor& h_in, int64_t layer_index) {
+  DSLA_CHECK(layer_index >= 0 && layer_index <= config_.num_hidden_layers,
+             "layer {} out of range [0, {}]", layer_index, config_.num_hidden_layers);
+  AttentionContext ctx = make_context(0, h_in.size(1));
+  at::Tensor h = h_in;
+  for (int64_t i = layer_index; i < config_.num_hidden_layers; ++i) {
+    h = layer(i).forward(h, ctx, nullptr);
+  }
+  return logits(model->norm->forward(h));
 }
 
 at::Tensor LlamaForCausalLMImpl::logits(const at::Tensor& hidden) {

@@ -33,6 +33,13 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
                      LogitsFor which = LogitsFor::kAll);
   /// Hidden states after the final norm: [B, T, hidden].
   at::Tensor hidden_states(const at::Tensor& ids, int64_t start_pos, InferenceCache* cache);
+  /// The residual stream entering layer `layer` (embeddings for layer 0): [B, T, hidden]. No cache.
+  at::Tensor residual_before(const at::Tensor& ids, int64_t layer);
+  /// Logits [B, T, vocab] of a residual stream h entering layer `layer` (layers layer.., final
+  /// norm, head). No cache.
+  at::Tensor logits_from(const at::Tensor& h, int64_t layer);
+  /// Positions start_pos .. start_pos + tokens - 1 and their rotary tables.
+  AttentionContext make_context(int64_t start_pos, int64_t tokens);
   /// Projects final hidden states [B, T, hidden] to logits [B, T, vocab].
   at::Tensor logits(const at::Tensor& hidden);
 

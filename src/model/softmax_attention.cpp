@@ -3,6 +3,9 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
+#include <limits>
+
 #include "model/rope.h"
 
 namespace dsla::model {
@@ -80,6 +83,29 @@ at::Tensor SoftmaxAttention::forward(const at::Tensor& x, const AttentionContext
   if (cache != nullptr) std::tie(k, v) = append_kv(*cache, k, v);
   at::Tensor out = causal_attention(q, k, v, sliding_window_);  // [B, H, T, hd]
   return o_proj->forward(out.transpose(1, 2).reshape({b, t, num_heads_ * head_dim_}));
+}
+
+}  // namespace dsla::model
+
+namespace dsla::model {
+
+at::Tensor SoftmaxAttention::attention_probabilities(const at::Tensor& x,
+                                                     const AttentionContext& ctx) {
+  int64_t b = x.size(0), t = x.size(1);
+  // [B, T, H*hd] -> [B, H, T, hd]; k repeated from KV heads to all heads.
+  at::Tensor q = q_proj->forward(x).view({b, t, num_heads_, head_dim_});
+  at::Tensor k = k_proj->forward(x).view({b, t, num_kv_heads_, head_dim_});
+  q = apply_rotary(q, ctx.cos, ctx.sin).transpose(1, 2).to(at::kFloat);
+  k = apply_rotary(k, ctx.cos, ctx.sin).transpose(1, 2).to(at::kFloat);
+  if (num_heads_ != num_kv_heads_) k = k.repeat_interleave(num_heads_ / num_kv_heads_, 1);
+  at::Tensor scores = at::matmul(q, k.transpose(2, 3)) / std::sqrt(static_cast<double>(head_dim_));
+  at::Tensor pos = at::arange(t, at::kLong).unsqueeze(1);  // [T, 1]
+  at::Tensor key = at::arange(t, at::kLong).unsqueeze(0);  // [1, T]
+  at::Tensor allowed = key <= pos;
+  if (sliding_window_) allowed = allowed & (key > pos - *sliding_window_);
+  scores = scores.masked_fill(allowed.logical_not().to(scores.device()),
+                              -std::numeric_limits<float>::infinity());
+  return at::softmax(scores, -1);  // [B, H, T, T]
 }
 
 }  // namespace dsla::model

@@ -15,6 +15,8 @@ class SoftmaxAttention : public AttentionModule {
   at::Tensor forward(const at::Tensor& x, const AttentionContext& ctx, LayerCache* cache) override;
   std::string kind() const override { return "softmax"; }
   int64_t cache_bytes_per_sequence(int64_t tokens) const override;
+  /// The causal attention weights of x [B, T, hidden] (no cache): [B, H, T, T] fp32, rows sum to 1.
+  at::Tensor attention_probabilities(const at::Tensor& x, const AttentionContext& ctx);
 
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
 

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "io/hf_config.h"
+#include "model/dsla_checkpoint.h"
 
 namespace dsla::model {
 namespace {
@@ -73,6 +74,8 @@ LlamaForCausalLM load_llama(const std::filesystem::path& model_dir, at::ScalarTy
   io::SafetensorsCollection files(model_dir);
   LlamaForCausalLM model(config);
   model->to(dtype);
+  // An exported hybrid: convert its layers first, so their parameters have places to load into.
+  if (auto plan = read_conversion_plan(model_dir)) apply_plan(*model, *plan);
   // A tied checkpoint may still carry a copy of the head; the embedding is what the model uses.
   auto ignorable = [&](const std::string& n) {
     return config.tie_word_embeddings && n == "lm_head.weight";

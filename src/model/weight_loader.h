@@ -24,7 +24,8 @@ struct LoadReport {
 LoadReport load_parameters(torch::nn::Module& module, const io::SafetensorsCollection& files,
                            const std::function<bool(const std::string&)>& ignorable = nullptr);
 
-/// Builds a LlamaForCausalLM from an HF directory (config.json + safetensors) in `dtype`.
+/// Builds a LlamaForCausalLM from an HF directory (config.json + safetensors) in `dtype`. A
+/// config.json with a "dsla" section (an export) gets its converted layers before loading.
 LlamaForCausalLM load_llama(const std::filesystem::path& model_dir,
                             at::ScalarType dtype = at::kFloat, LoadReport* report = nullptr);
 

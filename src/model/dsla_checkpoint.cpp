@@ -1,0 +1,97 @@
+// Implementation of hybrid-model export and the converted-parameter view.
+#include "model/dsla_checkpoint.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "io/hf_config.h"
+#include "io/safetensors.h"
+
+namespace dsla::model {
+namespace fs = std::filesystem;
+
+std::optional<ConversionPlan> read_conversion_plan(const fs::path& model_dir) {
+  fs::path file = model_dir / "config.json";
+  nlohmann::json j = io::read_json_file(file);
+  if (!j.contains("dsla")) return std::nullopt;
+  DSLA_CHECK(j.contains("num_hidden_layers") && j["num_hidden_layers"].is_number_integer(),
+             "{}: num_hidden_layers missing", file.string());
+  return plan_from_json(j["dsla"], j["num_hidden_layers"].get<int64_t>(), file.string());
+}
+
+std::map<std::string, at::Tensor> converted_parameters(LlamaForCausalLMImpl& model,
+                                                       const ConversionPlan& plan) {
+  std::map<std::string, at::Tensor> out;
+  for (int64_t layer : plan.converted_layers()) {
+    std::string prefix = fmt::format("model.layers.{}.self_attn.", layer);
+    for (const auto& item : model.layer(layer).attention()->named_parameters(true)) {
+      out.emplace(prefix + item.key(), item.value());
+    }
+  }
+  return out;
+}
+
+namespace {
+
+constexpr const char* kTokenizerFiles[] = {"tokenizer.json", "tokenizer.model",
+                                           "tokenizer_config.json", "special_tokens_map.json",
+                                           "generation_config.json"};
+
+/// Copies a file through write_file_atomically (so the copy is fsynced like everything else).
+void copy_file_synced(const fs::path& from, const fs::path& to) {
+  std::ifstream in(from, std::ios::binary);
+  DSLA_CHECK(in.good(), "{}: cannot open for copying", from.string());
+  write_file_atomically(to, [&](std::ostream& out) { out << in.rdbuf(); });
+}
+
+void write_export_files(LlamaForCausalLMImpl& model, const ConversionPlan& plan,
+                        const fs::path& source_dir, const fs::path& dir,
+                        const nlohmann::json& extra) {
+  std::map<std::string, at::Tensor> tensors;
+  for (const auto& item : model.named_parameters(true)) {
+    tensors.emplace(item.key(), item.value().detach().cpu().contiguous());
+  }
+  io::save_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
+  nlohmann::json config = io::read_json_file(source_dir / "config.json");
+  nlohmann::json section = plan_to_json(plan);
+  for (const auto& [key, value] : extra.items()) section[key] = value;
+  config["dsla"] = section;
+  write_text_atomically(dir / "config.json", config.dump(2) + "\n");
+  for (const char* name : kTokenizerFiles) {
+    if (fs::exists(source_dir / name)) copy_file_synced(source_dir / name, dir / name);
+  }
+}
+
+}  // namespace
+
+void export_model(LlamaForCausalLMImpl& model, const ConversionPlan& plan,
+                  const fs::path& source_dir, const fs::path& out_dir,
+                  const nlohmann::json& extra) {
+  fs::path target = fs::absolute(out_dir).lexically_normal();
+  if (target.filename().empty()) target = target.parent_path();
+  fs::path parent = target.parent_path();
+  DSLA_CHECK(fs::is_directory(parent), "export: parent directory {} does not exist",
+             parent.string());
+  fs::path staging = parent / (target.filename().string() + ".partial");
+  fs::path previous = parent / (target.filename().string() + ".old");
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+  fs::remove_all(previous, ec);
+  fs::create_directory(staging);
+  write_export_files(model, plan, source_dir, staging, extra);
+  if (fs::exists(target)) fs::rename(target, previous);
+  fs::rename(staging, target);
+  fs::remove_all(previous, ec);
+  int fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+}  // namespace dsla::model
