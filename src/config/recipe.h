@@ -19,6 +19,9 @@ struct DataSection {
   std::vector<std::string> eval_files;   ///< held-out perplexity after every stage
   int64_t seq_len = 256;                 ///< tokens per packed training sequence
   int64_t max_train_tokens = 0;          ///< 0 = all
+  int64_t max_eval_tokens = 4096;  ///< tokens scored per eval file after every stage (0 = all)
+  int64_t eval_context = 0;        ///< perplexity window; 0 = seq_len
+  double holdout_fraction = 0.0;   ///< tail of each train file kept out of training, evaluated
 };
 
 struct DslaSection {
@@ -32,13 +35,15 @@ struct DslaSection {
   double history_decay = 0.999;
   double recency_decay = 0.875;
   int64_t chunk_size = 64;
-  int64_t window = 64;  ///< sliding_window variant only
+  int64_t window = 0;  ///< sliding_window variant only; 0 = as many cached numbers as dual DSLA
+  double single_decay = 0.96;  ///< initial decay of the single state (variant single)
 };
 
 struct ProfileSection {
   int64_t sequences = 32;  ///< calibration sequences
   int64_t seq_len = 256;
-  std::vector<std::string> metrics = {"entropy"};  ///< entropy | replace_kl
+  std::vector<std::string> metrics = {"entropy"};  ///< entropy | replace_kl; the first orders
+  int64_t fit_steps = 20;  ///< attention-transfer steps of the briefly fitted layer (replace_kl)
 };
 
 struct DistillSection {
@@ -51,6 +56,9 @@ struct DistillSection {
   double gate_separation = 0.01;  ///< weight of the cosine term keeping the two gates apart
   int64_t e2e_steps = 0;          ///< optional end-to-end stage (CE + logit distillation)
   double kd_weight = 1.0;
+  int64_t cache_sequences = 64;  ///< training sequences whose layer inputs are cached per stage
+  double max_grad_norm = 1.0;    ///< gradient clipping (0 = off)
+  int64_t log_every = 10;        ///< steps between JSONL metric lines
 };
 
 struct RunSection {

@@ -56,7 +56,20 @@ std::vector<std::string> validate_recipe(const Recipe& r, bool files) {
         "dsla.history_decay: must exceed dsla.recency_decay (the history state decays slower)");
   }
   check_positive("dsla.chunk_size", static_cast<double>(r.dsla.chunk_size), e);
-  check_positive("dsla.window", static_cast<double>(r.dsla.window), e);
+  if (r.dsla.window < 0) e.push_back("dsla.window: must be >= 0 (0 = state-matched)");
+  if (!(r.dsla.single_decay > 0 && r.dsla.single_decay < 1)) {
+    e.push_back(fmt::format("dsla.single_decay: must be in (0, 1), got {}", r.dsla.single_decay));
+  }
+  if (r.data.max_eval_tokens < 0) e.push_back("data.max_eval_tokens: must be >= 0");
+  if (!(r.data.holdout_fraction >= 0 && r.data.holdout_fraction < 1)) {
+    e.push_back(
+        fmt::format("data.holdout_fraction: must be in [0, 1), got {}", r.data.holdout_fraction));
+  }
+  if (r.data.eval_context < 0) e.push_back("data.eval_context: must be >= 0 (0 = seq_len)");
+  if (r.profile.fit_steps < 0) e.push_back("profile.fit_steps: must be >= 0");
+  check_positive("distill.cache_sequences", static_cast<double>(r.distill.cache_sequences), e);
+  if (r.distill.max_grad_norm < 0) e.push_back("distill.max_grad_norm: must be >= 0");
+  check_positive("distill.log_every", static_cast<double>(r.distill.log_every), e);
   check_positive("profile.sequences", static_cast<double>(r.profile.sequences), e);
   check_positive("profile.seq_len", static_cast<double>(r.profile.seq_len), e);
   for (const auto& m : r.profile.metrics)
