@@ -7,5 +7,8 @@ int run_info(int argc, char** argv);
 int run_generate(int argc, char** argv);
 int run_ppl(int argc, char** argv);
 int run_validate(int argc, char** argv);
+int run_profile(int argc, char** argv);
+int run_distill(int argc, char** argv);
+int run_export(int argc, char** argv);
 
 }  // namespace dsla::cli

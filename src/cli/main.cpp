@@ -22,6 +22,9 @@ constexpr Command kCommands[] = {
     {"generate", dsla::cli::run_generate, "generate text from a prompt (tokens/s reported)"},
     {"ppl", dsla::cli::run_ppl, "perplexity of a text file with a sliding window"},
     {"validate", dsla::cli::run_validate, "check a recipe and print it resolved"},
+    {"profile", dsla::cli::run_profile, "rank the layers by sensitivity (the conversion order)"},
+    {"distill", dsla::cli::run_distill, "convert layers one at a time as a recipe says"},
+    {"export", dsla::cli::run_export, "write a distilled model as an HF-style directory"},
 };
 
 void print_usage() {

@@ -1,0 +1,259 @@
+// Implementation of the profile and distill jobs.
+#include "distill/driver.h"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <chrono>
+#include <iostream>
+
+#include "config/recipe.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/threads.h"
+#include "distill/end_to_end.h"
+#include "distill/report.h"
+#include "model/weight_loader.h"
+
+namespace dsla::distill {
+namespace fs = std::filesystem;
+
+SensitivityReport profile_layers(model::LlamaForCausalLMImpl& model, const config::Recipe& r,
+                                 const Corpus& corpus, const fs::path& out_dir) {
+  DSLA_CHECK(r.profile.seq_len <= model.config().max_position_embeddings,
+             "profile.seq_len {} exceeds the model's {} positions", r.profile.seq_len,
+             model.config().max_position_embeddings);
+  data::PackedSequences packed = data::pack(corpus.train_stream, r.profile.seq_len);
+  at::Tensor ids = sequence_batch(packed, 0, r.profile.sequences);  // [N, T]
+  SensitivityReport report;
+  report.metrics = r.profile.metrics;
+  for (const auto& metric : r.profile.metrics) {
+    if (metric == "entropy") {
+      report.scores[metric] = attention_entropy(model, ids, r.distill.batch_size);
+    } else if (metric == "replace_kl") {
+      int64_t half = std::max<int64_t>(1, ids.size(0) / 2);
+      at::Tensor fit = ids.narrow(0, 0, half);
+      at::Tensor eval = ids.size(0) > 1 ? ids.narrow(0, half, ids.size(0) - half) : ids;
+      FitOptions o;
+      o.steps = r.profile.fit_steps;
+      o.batch_size = r.distill.batch_size;
+      o.lr = r.distill.lr;
+      o.max_grad_norm = r.distill.max_grad_norm;
+      o.gate_separation = r.distill.gate_separation;
+      o.seed = r.run.seed;
+      report.scores[metric] = replace_kl(model, conversion_spec(r.dsla), fit, eval, o);
+    } else {
+      DSLA_FAIL("profile.metrics: unknown metric '{}'", metric);
+    }
+  }
+  report.order = ascending_order(report.scores.at(report.metrics.front()));
+  report.calibration = {{"sequences", ids.size(0)},
+                        {"seq_len", ids.size(1)},
+                        {"files", r.data.train_files},
+                        {"query_positions", "all (1 .. seq_len-1)"}};
+  write_sensitivity(report, out_dir);
+  std::cerr << fmt::format("[profile] order by {} (lowest first): {}\n", report.metrics.front(),
+                           fmt::join(report.order, " "));
+  return report;
+}
+
+namespace {
+
+/// The full conversion order for a fresh run.
+std::vector<int64_t> resolve_order(model::LlamaForCausalLMImpl& model, const config::Recipe& r,
+                                   const Corpus& corpus, const RunDirectory& dir) {
+  if (r.distill.order != "sensitivity") return fixed_order(r.distill, model.num_layers());
+  fs::path file = dir.root() / "sensitivity.json";
+  if (fs::exists(file)) {
+    SensitivityReport s = read_sensitivity(file);
+    DSLA_CHECK(static_cast<int64_t>(s.order.size()) == model.num_layers(),
+               "{}: order has {} layers, the model {}", file.string(), s.order.size(),
+               model.num_layers());
+    std::cerr << fmt::format("[distill] order from {}\n", file.string());
+    return s.order;
+  }
+  std::cerr << "[distill] no sensitivity.json in the run directory: profiling first\n";
+  return profile_layers(model, r, corpus, dir.root()).order;
+}
+
+/// Refuses to resume a run with different conversion settings, naming every differing key.
+void check_same_spec(const model::ConversionSpec& stored, const model::ConversionSpec& recipe,
+                     const fs::path& source) {
+  nlohmann::json a = model::plan_to_json({stored, {}, 0}), b = model::plan_to_json({recipe, {}, 0});
+  std::vector<std::string> differ;
+  for (const auto& [key, value] : a.items()) {
+    if (b[key] != value)
+      differ.push_back(fmt::format("{} ({} vs {})", key, value.dump(), b[key].dump()));
+  }
+  DSLA_CHECK(differ.empty(),
+             "{}: the run was started with other dsla settings than the recipe's: {}; use a new "
+             "run.dir",
+             source.string(), fmt::join(differ, ", "));
+}
+
+/// Loads or starts the run's progress; refuses to overwrite an earlier run without --resume.
+RunProgress start_progress(model::LlamaForCausalLMImpl& model, const config::Recipe& r,
+                           const Corpus& corpus, const RunDirectory& dir, bool resume) {
+  if (auto p = dir.load_progress(model.num_layers())) {
+    DSLA_CHECK(resume,
+               "{} already holds a run with {} completed stage(s): pass --resume to continue it, "
+               "or choose another run.dir",
+               dir.root().string(), p->plan.converted);
+    check_same_spec(p->plan.spec, conversion_spec(r.dsla), dir.progress_file());
+    p->target_stages = std::max(
+        p->plan.converted, target_stages(r.distill, static_cast<int64_t>(p->plan.order.size())));
+    std::cerr << fmt::format("[distill] resuming after stage {} of {}\n", p->plan.converted,
+                             p->target_stages);
+    return *p;
+  }
+  RunProgress p;
+  p.plan.spec = conversion_spec(r.dsla);
+  p.plan.order = resolve_order(model, r, corpus, dir);
+  p.target_stages = target_stages(r.distill, static_cast<int64_t>(p.plan.order.size()));
+  return p;
+}
+
+FitOptions fit_options(const config::Recipe& r, int64_t steps, const std::string& label,
+                       uint64_t seed) {
+  FitOptions o;
+  o.steps = steps;
+  o.batch_size = r.distill.batch_size;
+  o.lr = r.distill.lr;
+  o.max_grad_norm = r.distill.max_grad_norm;
+  o.gate_separation = r.distill.gate_separation;
+  o.seed = seed;
+  o.label = label;
+  o.log_every = r.distill.log_every;
+  return o;
+}
+
+}  // namespace
+
+namespace {
+
+/// Everything one stage needs besides its index.
+struct StageContext {
+  const config::Recipe& recipe;
+  model::LlamaForCausalLMImpl& model;
+  const std::vector<std::shared_ptr<model::AttentionModule>>& teacher;
+  const data::PackedSequences& train;
+  const Corpus& corpus;
+  RunDirectory& dir;
+};
+
+StageRecord run_stage(StageContext& c, RunProgress& progress, int64_t stage) {
+  const config::Recipe& r = c.recipe;
+  int64_t layer = progress.plan.order[static_cast<size_t>(stage - 1)];
+  auto start = std::chrono::steady_clock::now();
+  at::manual_seed(r.run.seed + static_cast<uint64_t>(layer));
+  model::convert_layer(c.model, layer, progress.plan.spec);
+  int64_t n = std::min(r.distill.cache_sequences, c.train.count());
+  at::Tensor ids = sequence_batch(c.train, (stage - 1) * n, n);  // [N, T]
+  LayerIO io = collect_layer_io(c.model, layer, *c.teacher[static_cast<size_t>(layer)], ids,
+                                r.distill.batch_size);
+  std::string tag = fmt::format("stage {}/{} L{}", stage, progress.target_stages, layer);
+  auto log = [&](const char* phase) {
+    return [&c, phase, stage, layer](const FitStep& s) {
+      c.dir.log_metrics({{"event", "step"},
+                         {"phase", phase},
+                         {"stage", stage},
+                         {"layer", layer},
+                         {"step", s.step + 1},
+                         {"loss", s.loss},
+                         {"main_loss", s.main_loss},
+                         {"aux", s.aux},
+                         {"lr", s.lr},
+                         {"tokens_per_s", s.tokens_per_s}});
+    };
+  };
+  FitResult fit =
+      fit_attention(*c.model.layer(layer).attention(), io, c.model.make_context(0, ids.size(1)),
+                    fit_options(r, r.distill.steps_per_layer, tag + " transfer",
+                                r.run.seed + static_cast<uint64_t>(stage)),
+                    log("attention_transfer"));
+  StageRecord rec;
+  rec.stage = stage;
+  rec.layer = layer;
+  rec.transfer_first_loss = fit.first_loss;
+  rec.transfer_final_loss = fit.final_loss;
+  int64_t tokens = fit.tokens;
+  double train_seconds = fit.seconds;
+  if (r.distill.e2e_steps > 0) {
+    TeacherView teacher(c.model, c.teacher);
+    FitResult e2e = fit_end_to_end(c.model, layer, teacher, ids, r.distill.kd_weight,
+                                   fit_options(r, r.distill.e2e_steps, tag + " e2e",
+                                               r.run.seed + 1000 + static_cast<uint64_t>(stage)),
+                                   log("end_to_end"));
+    rec.e2e_final_loss = e2e.final_loss;
+    tokens += e2e.tokens;
+    train_seconds += e2e.seconds;
+  }
+  rec.perplexity = evaluate_perplexity(c.model, c.corpus, r);
+  rec.tokens_per_s = static_cast<double>(tokens) / std::max(train_seconds, 1e-9);
+  rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return rec;
+}
+
+std::string ppl_summary(const std::map<std::string, double>& ppl) {
+  std::string s;
+  for (const auto& [name, value] : ppl) s += fmt::format(" {} ppl {:.3f}", name, value);
+  return s;
+}
+
+}  // namespace
+
+RunProgress run_distill(const config::Recipe& r, const DistillOptions& options) {
+  init_threads(r.run.threads);
+  RunDirectory dir(r.run.dir);
+  at::ScalarType dtype = r.model.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
+  model::LlamaForCausalLM model = model::load_llama(r.model.path, dtype);
+  for (auto& p : model->parameters(true)) p.set_requires_grad(false);
+  for (const auto& kind : model::attention_kinds(*model)) {
+    DSLA_CHECK(kind == "softmax",
+               "{}: model.path must be the unconverted teacher (it has {} layers)", r.model.path,
+               kind);
+  }
+  DSLA_CHECK(r.data.seq_len <= model->config().max_position_embeddings,
+             "data.seq_len {} exceeds the model's {} positions", r.data.seq_len,
+             model->config().max_position_embeddings);
+  auto tokenizer = load_tokenizer(r.model.path);
+  Corpus corpus = load_corpus(r, *tokenizer);
+  data::PackedSequences train = data::pack(corpus.train_stream, r.data.seq_len);
+  std::vector<std::shared_ptr<model::AttentionModule>> teacher;
+  for (int64_t i = 0; i < model->num_layers(); ++i) teacher.push_back(model->layer(i).attention());
+
+  RunProgress progress = start_progress(*model, r, corpus, dir, options.resume);
+  write_text_atomically(dir.root() / "recipe.yaml", config::recipe_to_yaml(r));
+  for (int64_t k = 1; k <= progress.plan.converted; ++k) {
+    model::convert_layer(*model, progress.plan.order[static_cast<size_t>(k - 1)],
+                         progress.plan.spec);
+  }
+  dir.load_stages(*model, progress);
+  for (auto& p : model->parameters(true)) p.set_requires_grad(false);
+  if (progress.stages.empty()) {
+    StageRecord teacher_rec;
+    teacher_rec.perplexity = evaluate_perplexity(*model, corpus, r);
+    progress.stages.push_back(teacher_rec);
+    dir.save_progress(progress);
+    dir.log_metrics({{"event", "stage"}, {"record", to_json(teacher_rec)}});
+    std::cerr << fmt::format("[distill] teacher:{}\n", ppl_summary(teacher_rec.perplexity));
+  }
+  StageContext ctx{r, *model, teacher, train, corpus, dir};
+  for (int64_t k = progress.plan.converted + 1; k <= progress.target_stages; ++k) {
+    StageRecord rec = run_stage(ctx, progress, k);
+    dir.save_stage(k, layer_attention_parameters(*model, rec.layer));
+    progress.plan.converted = k;
+    progress.stages.push_back(rec);
+    dir.save_progress(progress);
+    dir.log_metrics({{"event", "stage"}, {"record", to_json(rec)}});
+    std::cerr << fmt::format(
+        "[distill] stage {}/{}: layer {} transfer loss {:.4f} -> {:.4f}{} ({:.1f} s)\n", k,
+        progress.target_stages, rec.layer, rec.transfer_first_loss, rec.transfer_final_loss,
+        ppl_summary(rec.perplexity), rec.seconds);
+  }
+  write_report(dir, progress, r);
+  return progress;
+}
+
+}  // namespace dsla::distill

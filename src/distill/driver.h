@@ -1,0 +1,28 @@
+// The profile and distill jobs: recipe in, run directory out (sensitivity files, stage
+// checkpoints, metrics, report).
+#pragma once
+
+#include <filesystem>
+
+#include "config/recipe.h"
+#include "distill/builders.h"
+#include "distill/run_state.h"
+#include "distill/sensitivity.h"
+
+namespace dsla::distill {
+
+/// Profiles every layer of the (unconverted) `model` with the recipe's profile section on
+/// calibration sequences from the training data, and writes the sensitivity files into `out_dir`.
+SensitivityReport profile_layers(model::LlamaForCausalLMImpl& model, const config::Recipe& recipe,
+                                 const Corpus& corpus, const std::filesystem::path& out_dir);
+
+struct DistillOptions {
+  bool resume = false;  ///< continue after the last completed stage in run.dir
+};
+
+/// Runs chained distillation as the recipe says and returns the final progress. Stage k converts
+/// order[k-1] with the earlier stages' layers converted and frozen; every stage is checkpointed,
+/// evaluated and logged before the next starts.
+RunProgress run_distill(const config::Recipe& recipe, const DistillOptions& options);
+
+}  // namespace dsla::distill

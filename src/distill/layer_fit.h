@@ -1,0 +1,61 @@
+// Attention transfer: fitting one converted layer to the teacher layer's attention output on the
+// current student's hidden states, plus the gate-separation term.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "model/llama.h"
+
+namespace dsla::distill {
+
+/// A converted layer's training data: its normalized inputs and the teacher's attention outputs.
+struct LayerIO {
+  at::Tensor x;  ///< [N, T, hidden]: input_layernorm of the residual entering the layer
+  at::Tensor y;  ///< [N, T, hidden]: the teacher attention's output for x
+};
+
+/// Runs `student` up to layer `layer` on ids [N, T] (batches of `batch`, no grad) and the teacher's
+/// attention on the normalized layer inputs.
+LayerIO collect_layer_io(model::LlamaForCausalLMImpl& student, int64_t layer,
+                         model::AttentionModule& teacher_attention, const at::Tensor& ids,
+                         int64_t batch);
+
+/// Optimizer settings shared by the fitting loops.
+struct FitOptions {
+  int64_t steps = 100;
+  int64_t batch_size = 4;
+  double lr = 1e-3;
+  double max_grad_norm = 1.0;    ///< 0 = no clipping
+  double gate_separation = 0.0;  ///< weight of mean cos(g1, g2) (dual-state layers only)
+  uint64_t seed = 0;
+  std::string label;  ///< progress bar label; empty = no bar
+  int64_t log_every = 10;
+};
+
+/// One logged step.
+struct FitStep {
+  int64_t step = 0;
+  double loss = 0, main_loss = 0;
+  double aux = 0;  ///< gate cosine (attention transfer) or KL to the teacher (end to end)
+  double lr = 0, tokens_per_s = 0;
+};
+
+struct FitResult {
+  double first_loss = 0;  ///< loss of the first step
+  double final_loss = 0;  ///< mean loss over the last 10% of steps
+  int64_t tokens = 0;
+  double seconds = 0;
+};
+
+/// Learning rate at `step` of `steps`: linear warm-up over 10%, then cosine down to 10% of `lr`.
+double scheduled_lr(double lr, int64_t step, int64_t steps);
+
+/// Trains `student`'s parameters so student(x) matches y (relative MSE: mean (s - y)^2 / mean y^2)
+/// plus gate_separation * mean cos(g1, g2) for dual-state DSLA layers. `on_log` gets every
+/// log_every-th step and the last.
+FitResult fit_attention(model::AttentionModule& student, const LayerIO& io,
+                        const model::AttentionContext& ctx, const FitOptions& options,
+                        const std::function<void(const FitStep&)>& on_log = nullptr);
+
+}  // namespace dsla::distill

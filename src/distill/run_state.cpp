@@ -1,0 +1,122 @@
+// Implementation of the run directory: stage checkpoints, progress and metrics files.
+#include "distill/run_state.h"
+
+#include <fmt/format.h>
+#include <torch/autograd.h>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "io/hf_config.h"
+#include "io/safetensors.h"
+#include "model/weight_loader.h"
+
+namespace dsla::distill {
+namespace fs = std::filesystem;
+
+nlohmann::json to_json(const StageRecord& r) {
+  return {{"stage", r.stage},
+          {"layer", r.layer},
+          {"transfer_first_loss", r.transfer_first_loss},
+          {"transfer_final_loss", r.transfer_final_loss},
+          {"e2e_final_loss", r.e2e_final_loss},
+          {"perplexity", r.perplexity},
+          {"seconds", r.seconds},
+          {"tokens_per_s", r.tokens_per_s}};
+}
+
+StageRecord stage_from_json(const nlohmann::json& j, const std::string& source) {
+  StageRecord r;
+  try {
+    r.stage = j.at("stage").get<int64_t>();
+    r.layer = j.at("layer").get<int64_t>();
+    r.transfer_first_loss = j.at("transfer_first_loss").get<double>();
+    r.transfer_final_loss = j.at("transfer_final_loss").get<double>();
+    r.e2e_final_loss = j.at("e2e_final_loss").get<double>();
+    r.perplexity = j.at("perplexity").get<std::map<std::string, double>>();
+    r.seconds = j.at("seconds").get<double>();
+    r.tokens_per_s = j.at("tokens_per_s").get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    DSLA_FAIL("{}: malformed stage record: {}", source, e.what());
+  }
+  return r;
+}
+
+RunDirectory::RunDirectory(fs::path root) : root_(std::move(root)) {
+  fs::create_directories(root_ / "stages");
+}
+
+fs::path RunDirectory::stage_file(int64_t stage) const {
+  return root_ / "stages" / fmt::format("stage_{:03d}.safetensors", stage);
+}
+
+std::optional<RunProgress> RunDirectory::load_progress(int64_t num_layers) const {
+  if (!fs::exists(progress_file())) return std::nullopt;
+  std::string source = progress_file().string();
+  nlohmann::json j = io::read_json_file(progress_file());
+  RunProgress p;
+  DSLA_CHECK(j.contains("plan") && j.contains("stages") && j.contains("target_stages"),
+             "{}: not a dsla progress file", source);
+  p.plan = model::plan_from_json(j["plan"], num_layers, source);
+  p.target_stages = j["target_stages"].get<int64_t>();
+  for (const auto& s : j["stages"]) p.stages.push_back(stage_from_json(s, source));
+  for (int64_t k = 1; k <= p.plan.converted; ++k) {
+    DSLA_CHECK(fs::exists(stage_file(k)), "{}: records stage {} but {} is missing", source, k,
+               stage_file(k).string());
+  }
+  return p;
+}
+
+void RunDirectory::save_progress(const RunProgress& p) const {
+  nlohmann::json stages = nlohmann::json::array();
+  for (const auto& s : p.stages) stages.push_back(to_json(s));
+  nlohmann::json j = {{"plan", model::plan_to_json(p.plan)},
+                      {"target_stages", p.target_stages},
+                      {"stages", stages}};
+  write_text_atomically(progress_file(), j.dump(2) + "\n");
+}
+
+void RunDirectory::save_stage(int64_t stage,
+                              const std::map<std::string, at::Tensor>& tensors) const {
+  std::map<std::string, at::Tensor> cpu;
+  for (const auto& [name, t] : tensors) cpu.emplace(name, t.detach().cpu().contiguous());
+  io::save_safetensors(stage_file(stage), cpu, {{"stage", std::to_string(stage)}});
+}
+
+void RunDirectory::load_stages(model::LlamaForCausalLMImpl& model, const RunProgress& p) const {
+  torch::NoGradGuard no_grad;
+  for (int64_t k = 1; k <= p.plan.converted; ++k) {
+    int64_t layer = p.plan.order[static_cast<size_t>(k - 1)];
+    io::SafetensorsFile file(stage_file(k));
+    auto params = layer_attention_parameters(model, layer);
+    for (const auto& [name, param] : params) {
+      DSLA_CHECK(file.contains(name), "{}: lacks tensor '{}'", stage_file(k).string(), name);
+      at::Tensor value = file.tensor(name);
+      DSLA_CHECK(value.sizes() == param.sizes(), "{}: tensor '{}' has the wrong shape",
+                 stage_file(k).string(), name);
+      param.copy_(value);
+    }
+    DSLA_CHECK(file.entries().size() == params.size(), "{}: holds {} tensors, layer {} has {}",
+               stage_file(k).string(), file.entries().size(), layer, params.size());
+  }
+}
+
+void RunDirectory::log_metrics(const nlohmann::json& line) {
+  if (!metrics_.is_open()) {
+    metrics_.open(metrics_file(), std::ios::app);
+    DSLA_CHECK(metrics_.good(), "{}: cannot open for appending", metrics_file().string());
+  }
+  metrics_ << line.dump() << "\n";
+  metrics_.flush();
+}
+
+std::map<std::string, at::Tensor> layer_attention_parameters(model::LlamaForCausalLMImpl& model,
+                                                             int64_t layer) {
+  std::map<std::string, at::Tensor> out;
+  std::string prefix = fmt::format("model.layers.{}.self_attn.", layer);
+  for (const auto& item : model.layer(layer).attention()->named_parameters(true)) {
+    out.emplace(prefix + item.key(), item.value());
+  }
+  return out;
+}
+
+}  // namespace dsla::distill

@@ -1,0 +1,68 @@
+// A distillation run directory: resolved recipe, per-stage checkpoints, progress.json (the commit
+// point of each stage), metrics.jsonl.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/conversion.h"
+
+namespace dsla::distill {
+
+/// What one completed stage recorded.
+struct StageRecord {
+  int64_t stage = 0;  ///< 1-based; stage 0 is the unconverted teacher (evaluation only)
+  int64_t layer = -1;
+  double transfer_first_loss = 0, transfer_final_loss = 0;
+  double e2e_final_loss = 0;
+  std::map<std::string, double> perplexity;  ///< eval file name -> perplexity after the stage
+  double seconds = 0;
+  double tokens_per_s = 0;
+};
+
+nlohmann::json to_json(const StageRecord& r);
+StageRecord stage_from_json(const nlohmann::json& j, const std::string& source);
+
+/// progress.json: the plan (variant, options, full order) and the completed stages.
+struct RunProgress {
+  model::ConversionPlan plan;       ///< plan.converted = completed conversion stages
+  int64_t target_stages = 0;        ///< stages this run converts in all
+  std::vector<StageRecord> stages;  ///< stage 0 (teacher) first when evaluated
+};
+
+class RunDirectory {
+ public:
+  explicit RunDirectory(std::filesystem::path root);
+  const std::filesystem::path& root() const { return root_; }
+
+  std::filesystem::path progress_file() const { return root_ / "progress.json"; }
+  std::filesystem::path stage_file(int64_t stage) const;
+  std::filesystem::path metrics_file() const { return root_ / "metrics.jsonl"; }
+
+  /// The progress of an earlier run here, if any. `num_layers` validates the stored plan.
+  std::optional<RunProgress> load_progress(int64_t num_layers) const;
+  /// Writes progress.json atomically (after the stage file it refers to).
+  void save_progress(const RunProgress& progress) const;
+  /// Writes stage `stage`'s parameters (the newly converted layer's) atomically.
+  void save_stage(int64_t stage, const std::map<std::string, at::Tensor>& tensors) const;
+  /// Copies stage files 1..plan.converted into the model's converted layers (already converted).
+  void load_stages(model::LlamaForCausalLMImpl& model, const RunProgress& progress) const;
+
+  /// Appends one JSON line to metrics.jsonl and flushes it.
+  void log_metrics(const nlohmann::json& line);
+
+ private:
+  std::filesystem::path root_;
+  std::ofstream metrics_;
+};
+
+/// The parameters of layer `layer`'s attention by HF-style name, sharing storage with the model.
+std::map<std::string, at::Tensor> layer_attention_parameters(model::LlamaForCausalLMImpl& model,
+                                                             int64_t layer);
+
+}  // namespace dsla::distill
