@@ -32,7 +32,7 @@ int run_export(int argc, char** argv) {
   const auto& args = *parsed;
   DSLA_CHECK(args.count("run") != 0, "--run is required");
   DSLA_CHECK(args.count("out") != 0, "--out is required");
-  distill::RunDirectory dir(args["run"].as<std::string>());
+  distill::RunDirectory dir(args["run"].as<std::string>(), /*create=*/false);
   fs::path recipe_file = dir.root() / "recipe.yaml";
   DSLA_CHECK(fs::exists(recipe_file), "{}: missing (is {} a dsla distill run directory?)",
              recipe_file.string(), dir.root().string());

@@ -41,8 +41,12 @@ StageRecord stage_from_json(const nlohmann::json& j, const std::string& source) 
   return r;
 }
 
-RunDirectory::RunDirectory(fs::path root) : root_(std::move(root)) {
-  fs::create_directories(root_ / "stages");
+RunDirectory::RunDirectory(fs::path root, bool create) : root_(std::move(root)) {
+  if (create) {
+    fs::create_directories(root_ / "stages");
+  } else {
+    DSLA_CHECK(fs::is_directory(root_), "{}: no such run directory", root_.string());
+  }
 }
 
 fs::path RunDirectory::stage_file(int64_t stage) const {

@@ -37,7 +37,8 @@ struct RunProgress {
 
 class RunDirectory {
  public:
-  explicit RunDirectory(std::filesystem::path root);
+  /// Opens `root`; creates it when `create`, else it must exist.
+  explicit RunDirectory(std::filesystem::path root, bool create = true);
   const std::filesystem::path& root() const { return root_; }
 
   std::filesystem::path progress_file() const { return root_ / "progress.json"; }

@@ -66,5 +66,18 @@ expect "missing ppl file" 1 "$tmp/none.txt" "cannot open" -- "$dsla" ppl --model
 expect "bad sampling option" 1 "top_p" -- "$dsla" generate --model "$good" -n 2 --temperature 1 --top-p 1.5
 expect "bad dtype" 1 "--dtype 'int3'" -- "$dsla" info --model "$good" --dtype int3
 
+# Recipes and runs.
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+expect "distill without recipe" 1 "recipe file is required" -- "$dsla" distill
+printf 'model:\n  path: %s\n  dtpye: float32\n' "$good" > "$tmp/typo.yaml"
+expect "recipe typo" 1 "$tmp/typo.yaml" "dtpye" "did you mean 'dtype'" -- "$dsla" distill "$tmp/typo.yaml"
+printf 'model:\n  path: %s\ndata:\n  train_files: [%s]\n' "$good" "$tmp/nothere.txt" > "$tmp/nodata.yaml"
+expect "recipe data file missing" 1 "$tmp/nothere.txt" "not found" -- "$dsla" profile "$tmp/nodata.yaml"
+printf '{"text": "one"}\n{"txt": "two"}\n' > "$tmp/bad.jsonl"
+printf 'model:\n  path: %s\ndata:\n  train_files: [%s]\nrun:\n  dir: %s\n' "$good" "$tmp/bad.jsonl" "$tmp/run" > "$tmp/badjsonl.yaml"
+expect "malformed jsonl" 1 "$tmp/bad.jsonl:2" -- "$dsla" distill "$tmp/badjsonl.yaml"
+expect "export of a missing run" 1 "$tmp/norun" "no such run directory" -- "$dsla" export --run "$tmp/norun" --out "$tmp/x"
+expect "export without --out" 1 "--out is required" -- "$dsla" export --run "$tmp"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The CI-sized recipe end to end through the CLI: profile + distill all 5 stories260K layers, export the hybrid,
+# then generate and score perplexity from the export. Usage: test_stories_recipe.sh DSLA_BINARY REPO_ROOT
+set -euo pipefail
+dsla="$1"
+repo="$2"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$dsla" distill "$repo/recipes/stories260k/distill.yaml" --run-dir "$tmp/run" > "$tmp/distill.out" 2> "$tmp/distill.err" \
+  || { cat "$tmp/distill.err"; fail "dsla distill exited non-zero"; }
+for f in recipe.yaml sensitivity.json sensitivity.csv progress.json metrics.jsonl report.md; do
+  [ -s "$tmp/run/$f" ] || fail "run directory lacks $f"
+done
+if command -v gnuplot > /dev/null; then
+  for f in sensitivity.png perplexity.png; do
+    head -c 8 "$tmp/run/$f" | od -An -tx1 | grep -q "89 50 4e 47 0d 0a 1a 0a" || fail "$f is not a PNG"
+  done
+fi
+[ "$(ls "$tmp/run/stages" | wc -l)" -eq 5 ] || fail "expected 5 stage checkpoints: $(ls "$tmp/run/stages")"
+[ "$(grep -c '^[0-9]' "$tmp/run/sensitivity.csv")" -eq 5 ] || fail "sensitivity.csv should have 5 layer rows"
+grep -q '"event":"stage"' "$tmp/run/metrics.jsonl" || fail "metrics.jsonl has no stage lines"
+grep -q '| 5 |' "$tmp/run/report.md" || fail "report.md lacks stage 5"
+
+# A second start without --resume is refused; --resume on a finished run does no new stage.
+if "$dsla" distill "$repo/recipes/stories260k/distill.yaml" --run-dir "$tmp/run" > /dev/null 2> "$tmp/again.err"; then
+  fail "a second run over the same directory was accepted"
+fi
+grep -q -- "--resume" "$tmp/again.err" || fail "the refusal does not mention --resume: $(cat "$tmp/again.err")"
+"$dsla" distill "$repo/recipes/stories260k/distill.yaml" --run-dir "$tmp/run" --resume > /dev/null 2>&1 \
+  || fail "--resume of a finished run failed"
+
+"$dsla" export --run "$tmp/run" --out "$tmp/export" > /dev/null || fail "dsla export failed"
+grep -q '"dsla"' "$tmp/export/config.json" || fail "exported config.json lacks the dsla section"
+"$dsla" export --run "$tmp/run" --stage 2 --out "$tmp/export2" > /dev/null || fail "dsla export --stage 2 failed"
+"$dsla" info --model "$tmp/export" > "$tmp/info.out" || fail "dsla info on the export failed"
+"$dsla" generate --model "$tmp/export" -p "Once upon a time" -n 20 > "$tmp/gen.out" 2>/dev/null \
+  || fail "dsla generate from the export failed"
+[ -s "$tmp/gen.out" ] || fail "no generated text"
+"$dsla" ppl --model "$tmp/export" --file "${DSLA_ASSETS:-$repo/../shared/assets}/datasets/tinystories_val_sample/cs336_tinystories_sample.txt" \
+  --context 128 --json > "$tmp/ppl.json" 2>/dev/null || fail "dsla ppl on the export failed"
+grep -q '"perplexity"' "$tmp/ppl.json" || fail "no perplexity in the output"
+if "$dsla" export --run "$tmp/run" --stage 9 --out "$tmp/x" > /dev/null 2> "$tmp/stage.err"; then
+  fail "--stage 9 of a 5-stage run was accepted"
+fi
+grep -q "completed stages 0..5" "$tmp/stage.err" || fail "bad --stage message: $(cat "$tmp/stage.err")"
+echo "stories260K recipe: distill, resume, export, generate, ppl all passed"
