@@ -28,7 +28,7 @@ int run_distill(int argc, char** argv) {
   distill::DistillOptions o;
   o.resume = parsed->count("resume") != 0;
   distill::RunProgress progress = distill::run_distill(r, o);
-  std::cout << distill::stage_table(progress, static_cast<int64_t>(progress.plan.order.size()));
+  std::cout << distill::stage_table(progress, progress.num_layers);
   std::cout << fmt::format("run directory: {} (report.md, metrics.jsonl, stages/)\n", r.run.dir);
   return 0;
 }

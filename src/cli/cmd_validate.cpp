@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/recipe_options.h"
 #include "config/recipe.h"
 #include "core/error.h"
 
@@ -27,9 +28,7 @@ int run_validate(int argc, char** argv) {
   }
   DSLA_CHECK(args.count("recipe") != 0, "a recipe file is required (dsla validate RECIPE)");
   std::string path = args["recipe"].as<std::string>();
-  std::vector<std::string> sets;
-  if (args.count("set") != 0) sets = args["set"].as<std::vector<std::string>>();
-  config::Recipe recipe = config::load_recipe(path, sets);
+  config::Recipe recipe = config::load_recipe(path, set_overrides(args));
   auto problems = config::validate_recipe(recipe, args.count("no-file-checks") == 0);
   if (!problems.empty()) {
     std::fprintf(stderr, "dsla validate: %s: %zu problem(s):\n", path.c_str(), problems.size());

@@ -19,12 +19,23 @@ void add_recipe_options(cxxopts::Options& options) {
   options.positional_help("RECIPE");
 }
 
+std::vector<std::string> set_overrides(const cxxopts::ParseResult& args) {
+  std::vector<std::string> joined;
+  if (args.count("set") == 0) return joined;
+  for (const auto& piece : args["set"].as<std::vector<std::string>>()) {
+    if (!joined.empty() && piece.find('=') == std::string::npos) {
+      joined.back() += "," + piece;
+    } else {
+      joined.push_back(piece);
+    }
+  }
+  return joined;
+}
+
 config::Recipe load_recipe_from_options(const cxxopts::ParseResult& args) {
   DSLA_CHECK(args.count("recipe") != 0, "a recipe file is required (see --help)");
   std::string path = args["recipe"].as<std::string>();
-  std::vector<std::string> sets;
-  if (args.count("set") != 0) sets = args["set"].as<std::vector<std::string>>();
-  config::Recipe recipe = config::load_recipe(path, sets);
+  config::Recipe recipe = config::load_recipe(path, set_overrides(args));
   if (args.count("run-dir") != 0) recipe.run.dir = args["run-dir"].as<std::string>();
   auto problems = config::validate_recipe(recipe, /*check_files=*/true);
   DSLA_CHECK(problems.empty(), "{}: {} problem(s):\n  {}", path, problems.size(),

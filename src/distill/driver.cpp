@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <set>
 
 #include "config/recipe.h"
 #include "core/atomic_file.h"
@@ -92,6 +93,17 @@ void check_same_spec(const model::ConversionSpec& stored, const model::Conversio
              source.string(), fmt::join(differ, ", "));
 }
 
+/// Every layer in range and listed once; `origin` names where the order came from.
+void check_order(const std::vector<int64_t>& order, int64_t num_layers, const std::string& origin) {
+  std::set<int64_t> seen;
+  DSLA_CHECK(!order.empty(), "{}: the conversion order is empty", origin);
+  for (int64_t layer : order) {
+    DSLA_CHECK(layer >= 0 && layer < num_layers, "{}: layer {} is outside the model's [0, {})",
+               origin, layer, num_layers);
+    DSLA_CHECK(seen.insert(layer).second, "{}: the order lists layer {} twice", origin, layer);
+  }
+}
+
 /// Loads or starts the run's progress; refuses to overwrite an earlier run without --resume.
 RunProgress start_progress(model::LlamaForCausalLMImpl& model, const config::Recipe& r,
                            const Corpus& corpus, const RunDirectory& dir, bool resume) {
@@ -101,6 +113,10 @@ RunProgress start_progress(model::LlamaForCausalLMImpl& model, const config::Rec
                "or choose another run.dir",
                dir.root().string(), p->plan.converted);
     check_same_spec(p->plan.spec, conversion_spec(r.dsla), dir.progress_file());
+    DSLA_CHECK(p->teacher == r.model.path && p->seq_len == r.data.seq_len,
+               "{}: the run was started on {} with seq_len {}; the recipe says {} with {}; use a "
+               "new run.dir",
+               dir.progress_file().string(), p->teacher, p->seq_len, r.model.path, r.data.seq_len);
     p->target_stages = std::max(
         p->plan.converted, target_stages(r.distill, static_cast<int64_t>(p->plan.order.size())));
     std::cerr << fmt::format("[distill] resuming after stage {} of {}\n", p->plan.converted,
@@ -110,6 +126,11 @@ RunProgress start_progress(model::LlamaForCausalLMImpl& model, const config::Rec
   RunProgress p;
   p.plan.spec = conversion_spec(r.dsla);
   p.plan.order = resolve_order(model, r, corpus, dir);
+  check_order(p.plan.order, model.num_layers(),
+              r.distill.order == "sensitivity" ? (dir.root() / "sensitivity.json").string()
+                                               : "distill.layers");
+  p.teacher = r.model.path;
+  p.seq_len = r.data.seq_len;
   p.target_stages = target_stages(r.distill, static_cast<int64_t>(p.plan.order.size()));
   return p;
 }
@@ -203,7 +224,10 @@ std::string ppl_summary(const std::map<std::string, double>& ppl) {
 
 }  // namespace
 
-RunProgress run_distill(const config::Recipe& r, const DistillOptions& options) {
+RunProgress run_distill(const config::Recipe& recipe, const DistillOptions& options) {
+  // Absolute teacher path: recipe.yaml and progress.json stay valid from any working directory.
+  config::Recipe r = recipe;
+  r.model.path = fs::absolute(r.model.path).lexically_normal().string();
   init_threads(r.run.threads);
   RunDirectory dir(r.run.dir);
   at::ScalarType dtype = r.model.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
@@ -214,9 +238,12 @@ RunProgress run_distill(const config::Recipe& r, const DistillOptions& options) 
                "{}: model.path must be the unconverted teacher (it has {} layers)", r.model.path,
                kind);
   }
-  DSLA_CHECK(r.data.seq_len <= model->config().max_position_embeddings,
-             "data.seq_len {} exceeds the model's {} positions", r.data.seq_len,
-             model->config().max_position_embeddings);
+  for (auto [key, len] :
+       {std::pair{"data.seq_len", r.data.seq_len}, {"data.eval_context", r.data.eval_context}}) {
+    DSLA_CHECK(len <= model->config().max_position_embeddings,
+               "{} {} exceeds the model's {} positions", key, len,
+               model->config().max_position_embeddings);
+  }
   auto tokenizer = load_tokenizer(r.model.path);
   Corpus corpus = load_corpus(r, *tokenizer);
   data::PackedSequences train = data::pack(corpus.train_stream, r.data.seq_len);
@@ -224,6 +251,7 @@ RunProgress run_distill(const config::Recipe& r, const DistillOptions& options) 
   for (int64_t i = 0; i < model->num_layers(); ++i) teacher.push_back(model->layer(i).attention());
 
   RunProgress progress = start_progress(*model, r, corpus, dir, options.resume);
+  progress.num_layers = model->num_layers();
   write_text_atomically(dir.root() / "recipe.yaml", config::recipe_to_yaml(r));
   for (int64_t k = 1; k <= progress.plan.converted; ++k) {
     model::convert_layer(*model, progress.plan.order[static_cast<size_t>(k - 1)],

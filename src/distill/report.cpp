@@ -36,7 +36,7 @@ std::string stage_table(const RunProgress& p, int64_t num_layers) {
 }
 
 void write_report(const RunDirectory& dir, const RunProgress& p, const config::Recipe& r) {
-  int64_t layers = static_cast<int64_t>(p.plan.order.size());
+  int64_t layers = p.num_layers;
   std::string md = fmt::format(
       "# Distillation report\n\n"
       "- model: `{}`\n- variant: {} (tau {}, gate rank {}, window {})\n"

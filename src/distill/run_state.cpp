@@ -58,10 +58,18 @@ std::optional<RunProgress> RunDirectory::load_progress(int64_t num_layers) const
   std::string source = progress_file().string();
   nlohmann::json j = io::read_json_file(progress_file());
   RunProgress p;
-  DSLA_CHECK(j.contains("plan") && j.contains("stages") && j.contains("target_stages"),
+  DSLA_CHECK(j.is_object() && j.contains("plan") && j.contains("stages"),
              "{}: not a dsla progress file", source);
   p.plan = model::plan_from_json(j["plan"], num_layers, source);
-  p.target_stages = j["target_stages"].get<int64_t>();
+  try {
+    p.target_stages = j.at("target_stages").get<int64_t>();
+    p.teacher = j.at("teacher").get<std::string>();
+    p.seq_len = j.at("seq_len").get<int64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    DSLA_FAIL("{}: malformed progress file: {}", source, e.what());
+  }
+  DSLA_CHECK(j["stages"].is_array(), "{}: 'stages' must be an array", source);
+  p.num_layers = num_layers;
   for (const auto& s : j["stages"]) p.stages.push_back(stage_from_json(s, source));
   for (int64_t k = 1; k <= p.plan.converted; ++k) {
     DSLA_CHECK(fs::exists(stage_file(k)), "{}: records stage {} but {} is missing", source, k,
@@ -75,6 +83,8 @@ void RunDirectory::save_progress(const RunProgress& p) const {
   for (const auto& s : p.stages) stages.push_back(to_json(s));
   nlohmann::json j = {{"plan", model::plan_to_json(p.plan)},
                       {"target_stages", p.target_stages},
+                      {"teacher", p.teacher},
+                      {"seq_len", p.seq_len},
                       {"stages", stages}};
   write_text_atomically(progress_file(), j.dump(2) + "\n");
 }

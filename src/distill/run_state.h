@@ -32,6 +32,9 @@ StageRecord stage_from_json(const nlohmann::json& j, const std::string& source);
 struct RunProgress {
   model::ConversionPlan plan;       ///< plan.converted = completed conversion stages
   int64_t target_stages = 0;        ///< stages this run converts in all
+  int64_t num_layers = 0;           ///< layers of the model
+  std::string teacher;              ///< absolute path of the teacher model directory
+  int64_t seq_len = 0;              ///< training sequence length
   std::vector<StageRecord> stages;  ///< stage 0 (teacher) first when evaluated
 };
 

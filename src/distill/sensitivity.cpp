@@ -49,9 +49,33 @@ std::vector<double> attention_entropy(model::LlamaForCausalLMImpl& model, const 
 
 namespace {
 
-/// Mean per-token KL(teacher || student) between log-probabilities [B, T, V].
-double mean_kl(const at::Tensor& teacher_logp, const at::Tensor& student_logp) {
-  return (teacher_logp.exp() * (teacher_logp - student_logp)).sum(-1).mean().item<double>();
+/// Log-probabilities of ids [N, T], computed batch by batch: one [b, T, V] tensor per batch.
+std::vector<at::Tensor> batched_log_probs(model::LlamaForCausalLMImpl& model, const at::Tensor& ids,
+                                          int64_t batch) {
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> out;
+  for (int64_t begin = 0; begin < ids.size(0); begin += batch) {
+    at::Tensor chunk = ids.narrow(0, begin, std::min(batch, ids.size(0) - begin));
+    out.push_back(at::log_softmax(model.forward(chunk), -1));
+  }
+  return out;
+}
+
+/// Mean per-token KL(teacher || model) over ids, batch by batch against the teacher's log-probs.
+double mean_kl(model::LlamaForCausalLMImpl& model, const at::Tensor& ids, int64_t batch,
+               const std::vector<at::Tensor>& teacher_logp) {
+  torch::NoGradGuard no_grad;
+  double sum = 0;
+  int64_t tokens = 0;
+  for (size_t b = 0; b < teacher_logp.size(); ++b) {
+    int64_t begin = static_cast<int64_t>(b) * batch;
+    at::Tensor chunk = ids.narrow(0, begin, std::min(batch, ids.size(0) - begin));
+    at::Tensor logp = at::log_softmax(model.forward(chunk), -1);
+    const at::Tensor& t = teacher_logp[b];
+    sum += (t.exp() * (t - logp)).sum(-1).sum().item<double>();
+    tokens += chunk.numel();
+  }
+  return sum / static_cast<double>(tokens);
 }
 
 }  // namespace
@@ -59,16 +83,13 @@ double mean_kl(const at::Tensor& teacher_logp, const at::Tensor& student_logp) {
 std::vector<double> replace_kl(model::LlamaForCausalLMImpl& model,
                                const model::ConversionSpec& spec, const at::Tensor& fit_ids,
                                const at::Tensor& eval_ids, const FitOptions& options) {
-  at::Tensor teacher_logp;
-  {
-    torch::NoGradGuard no_grad;
-    teacher_logp = at::log_softmax(model.forward(eval_ids), -1);
-  }
+  std::vector<at::Tensor> teacher_logp = batched_log_probs(model, eval_ids, options.batch_size);
   std::vector<double> kl;
   ProgressBar bar("replace-kl", model.num_layers(), "layer");
   model::AttentionContext ctx = model.make_context(0, fit_ids.size(1));
   for (int64_t i = 0; i < model.num_layers(); ++i) {
     auto teacher = model.layer(i).attention();
+    at::manual_seed(options.seed + static_cast<uint64_t>(i));  // the fresh gates' initialisation
     model::convert_layer(model, i, spec);
     try {
       LayerIO io = collect_layer_io(model, i, *teacher, fit_ids, options.batch_size);
@@ -76,8 +97,7 @@ std::vector<double> replace_kl(model::LlamaForCausalLMImpl& model,
       quiet.label.clear();
       quiet.seed = options.seed + static_cast<uint64_t>(i);
       if (options.steps > 0) fit_attention(*model.layer(i).attention(), io, ctx, quiet);
-      torch::NoGradGuard no_grad;
-      kl.push_back(mean_kl(teacher_logp, at::log_softmax(model.forward(eval_ids), -1)));
+      kl.push_back(mean_kl(model, eval_ids, options.batch_size, teacher_logp));
     } catch (...) {
       model.layer(i).set_attention(teacher);
       throw;

@@ -46,7 +46,10 @@ constexpr const char* kTokenizerFiles[] = {"tokenizer.json", "tokenizer.model",
 void copy_file_synced(const fs::path& from, const fs::path& to) {
   std::ifstream in(from, std::ios::binary);
   DSLA_CHECK(in.good(), "{}: cannot open for copying", from.string());
-  write_file_atomically(to, [&](std::ostream& out) { out << in.rdbuf(); });
+  bool empty = fs::file_size(from) == 0;  // streaming an empty rdbuf sets failbit
+  write_file_atomically(to, [&](std::ostream& out) {
+    if (!empty) out << in.rdbuf();
+  });
 }
 
 void write_export_files(LlamaForCausalLMImpl& model, const ConversionPlan& plan,
@@ -77,6 +80,17 @@ void export_model(LlamaForCausalLMImpl& model, const ConversionPlan& plan,
   fs::path parent = target.parent_path();
   DSLA_CHECK(fs::is_directory(parent), "export: parent directory {} does not exist",
              parent.string());
+  // Only an earlier export (or an empty directory) is ever replaced; never the source model.
+  if (fs::exists(target)) {
+    DSLA_CHECK(!fs::equivalent(target, source_dir), "export: {} is the source model directory",
+               target.string());
+    fs::path config = target / "config.json";
+    DSLA_CHECK(fs::is_directory(target) &&
+                   (fs::is_empty(target) ||
+                    (fs::exists(config) && io::read_json_file(config).contains("dsla"))),
+               "export: {} exists and is not a dsla export; refusing to replace it",
+               target.string());
+  }
   fs::path staging = parent / (target.filename().string() + ".partial");
   fs::path previous = parent / (target.filename().string() + ".old");
   std::error_code ec;

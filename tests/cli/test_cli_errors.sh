@@ -76,6 +76,8 @@ expect "recipe data file missing" 1 "$tmp/nothere.txt" "not found" -- "$dsla" pr
 printf '{"text": "one"}\n{"txt": "two"}\n' > "$tmp/bad.jsonl"
 printf 'model:\n  path: %s\ndata:\n  train_files: [%s]\nrun:\n  dir: %s\n' "$good" "$tmp/bad.jsonl" "$tmp/run" > "$tmp/badjsonl.yaml"
 expect "malformed jsonl" 1 "$tmp/bad.jsonl:2" -- "$dsla" distill "$tmp/badjsonl.yaml"
+expect "--set list with commas" 0 "is valid" -- "$dsla" validate "$repo/recipes/stories260k/distill.yaml" \
+  --no-file-checks --set distill.order=list --set 'distill.layers=[3,0,4]'
 expect "export of a missing run" 1 "$tmp/norun" "no such run directory" -- "$dsla" export --run "$tmp/norun" --out "$tmp/x"
 expect "export without --out" 1 "--out is required" -- "$dsla" export --run "$tmp"
 

@@ -148,6 +148,16 @@ TEST(Distill, RunCheckpointsResumesAndExportsBitIdentically) {
   ASSERT_TRUE(plan.has_value());
   EXPECT_EQ(plan->converted_layers(), (std::vector<int64_t>{4, 1, 2}));
   EXPECT_TRUE(fs::exists(dir / "export" / "tokenizer.model"));
+  // An earlier export is replaced; any other directory, or the source model, is not.
+  model::export_model(*model, progress->plan, t::stories260k_dir(), dir / "export");
+  fs::create_directories(dir / "precious");
+  std::ofstream(dir / "precious" / "notes.txt") << "keep";
+  EXPECT_THROW(model::export_model(*model, progress->plan, t::stories260k_dir(), dir / "precious"),
+               Error);
+  EXPECT_TRUE(fs::exists(dir / "precious" / "notes.txt"));
+  EXPECT_THROW(
+      model::export_model(*model, progress->plan, t::stories260k_dir(), t::stories260k_dir()),
+      Error);
 }
 
 TEST(Distill, LoadingAnExportWithMissingTensorsNamesThem) {
