@@ -24,17 +24,16 @@ def main() -> int:
     runs = [load(Path(d)) for d in sys.argv[2:]]
     evals = sorted(runs[0][2][0]["perplexity"].keys())
     layers = len(runs[0][1]["order"])
-    checkpoints = sorted({0, *[round(layers * f) for f in (0.25, 0.5, 0.75, 1.0)]})
-    print("| run | order (first 8) | " + " | ".join(
-        f"{e} ppl @ {k} layers ({100 * k / layers:.0f}%)" for e in evals for k in checkpoints) + " |")
-    print("|---|---|" + "---|" * (len(evals) * len(checkpoints)))
-    for label, plan, stages in runs:
-        by_stage = {s["stage"]: s["perplexity"] for s in stages}
-        cells = []
-        for e in evals:
-            for k in checkpoints:
-                cells.append(f"{by_stage[k][e]:.3f}" if k in by_stage else "-")
-        print(f"| {label} | {' '.join(map(str, plan['order'][:8]))} | " + " | ".join(cells) + " |")
+    checkpoints = sorted({0, *[int(layers * f + 0.5) for f in (0.25, 0.5, 0.75, 1.0)]})
+    for e in evals:
+        print(f"\n{e} perplexity after k converted layers (of {layers}):\n")
+        print("| run | order (first 8) | " + " | ".join(
+            f"k={k} ({100 * k / layers:.0f}%)" for k in checkpoints) + " |")
+        print("|---|---|" + "---|" * len(checkpoints))
+        for label, plan, stages in runs:
+            by_stage = {s["stage"]: s["perplexity"] for s in stages}
+            cells = [f"{by_stage[k][e]:.2f}" if k in by_stage else "-" for k in checkpoints]
+            print(f"| {label} | {' '.join(map(str, plan['order'][:8]))} | " + " | ".join(cells) + " |")
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

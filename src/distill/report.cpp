@@ -62,7 +62,7 @@ void write_report(const RunDirectory& dir, const RunProgress& p, const config::R
     report::line_plot(
         dir.root() / "perplexity.png",
         fmt::format("Held-out perplexity vs converted layers ({})", p.plan.spec.variant),
-        "converted layers", "perplexity", series);
+        "converted layers", "perplexity (log scale)", series, /*log_y=*/true);
     md += "\n![perplexity against converted layers](perplexity.png)\n";
   } else {
     md += "\n(no plot: gnuplot is not installed)\n";
