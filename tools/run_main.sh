@@ -21,6 +21,6 @@ echo "== dsla export -> $run_dir/export"
 $dsla export --run "$run_dir" --out "$run_dir/export"
 echo "== dsla generate from the export (greedy, 100 tokens)"
 $dsla generate --model "$run_dir/export" -p "Once upon a time" -n 100
-echo "== dsla ppl of the export (held-out TinyStories tail)"
+echo "== dsla ppl of the export (TinyStories sample, 255-token windows)"
 assets="${DSLA_ASSETS:-$(cd .. && pwd)/shared/assets}"
 $dsla ppl --model "$run_dir/export" --file "$assets/datasets/tinystories_val_sample/cs336_tinystories_sample.txt" --context 255
