@@ -41,7 +41,10 @@ std::vector<int64_t> shuffled_order(int64_t n, uint64_t seed) {
 }
 
 BatchCursor::BatchCursor(const PackedSequences& sequences, int64_t batch_size, uint64_t seed)
-    : count_(sequences.count()), batch_size_(batch_size), seed_(seed) {
+    : BatchCursor(sequences.count(), batch_size, seed) {}
+
+BatchCursor::BatchCursor(int64_t count, int64_t batch_size, uint64_t seed)
+    : count_(count), batch_size_(batch_size), seed_(seed) {
   DSLA_CHECK(count_ > 0, "batch cursor: no sequences to draw from");
   DSLA_CHECK(batch_size >= 1, "batch cursor: batch_size must be at least 1, got {}", batch_size);
   order_ = shuffled_order(count_, seed_);

@@ -31,6 +31,8 @@ class BatchCursor {
  public:
   /// Throws dsla::Error when `sequences` is empty or batch_size < 1.
   BatchCursor(const PackedSequences& sequences, int64_t batch_size, uint64_t seed);
+  /// The same over `count` items (indices 0 .. count-1) of any kind.
+  BatchCursor(int64_t count, int64_t batch_size, uint64_t seed);
 
   /// Indices (into the PackedSequences) of the next batch_size sequences.
   std::vector<int64_t> next_batch();

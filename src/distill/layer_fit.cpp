@@ -41,16 +41,55 @@ double scheduled_lr(double lr, int64_t step, int64_t steps) {
   return lr * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * progress)));
 }
 
-namespace {
-
-std::vector<at::Tensor> trainable_parameters(torch::nn::Module& module) {
-  std::vector<at::Tensor> params;
-  for (auto& p : module.parameters(true)) {
-    p.set_requires_grad(true);
-    params.push_back(p);
+FitResult run_fit_loop(const std::vector<at::Tensor>& params, int64_t samples,
+                       int64_t tokens_per_sample, const FitOptions& o, const char* phase,
+                       const std::function<StepLosses(const at::Tensor&)>& step_fn,
+                       const std::function<void(const FitStep&)>& on_log) {
+  DSLA_CHECK(samples > 0, "{}: no training sequences", phase);
+  for (const auto& p : params) p.set_requires_grad(true);
+  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(o.lr).weight_decay(0.0));
+  int64_t batch = std::min(o.batch_size, samples);
+  data::BatchCursor cursor(samples, batch, o.seed);
+  std::unique_ptr<ProgressBar> bar;
+  if (!o.label.empty()) bar = std::make_unique<ProgressBar>(o.label, o.steps, "step");
+  FitResult result;
+  double tail_sum = 0;
+  int64_t tail_count = 0, tail_from = o.steps - std::max<int64_t>(1, o.steps / 10);
+  auto start = std::chrono::steady_clock::now();
+  for (int64_t step = 0; step < o.steps; ++step) {
+    double lr = scheduled_lr(o.lr, step, o.steps);
+    for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+    optimizer.zero_grad();
+    StepLosses losses = step_fn(at::tensor(cursor.next_batch(), at::kLong));
+    losses.loss.backward();
+    if (o.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, o.max_grad_norm);
+    optimizer.step();
+    FitStep s{step,
+              losses.loss.item<double>(),
+              losses.main.item<double>(),
+              losses.aux.defined() ? losses.aux.item<double>() : 0.0,
+              lr,
+              0};
+    DSLA_CHECK(std::isfinite(s.loss), "{} diverged at step {} (loss {}); lower distill.lr", phase,
+               step, s.loss);
+    if (step == 0) result.first_loss = s.loss;
+    if (step >= tail_from) tail_sum += s.loss, ++tail_count;
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    s.tokens_per_s =
+        static_cast<double>((step + 1) * batch * tokens_per_sample) / std::max(seconds, 1e-9);
+    if (bar) bar->advance(1, fmt::format("loss {:.4f} {:.0f} tok/s", s.loss, s.tokens_per_s));
+    if (on_log && ((step + 1) % o.log_every == 0 || step + 1 == o.steps)) on_log(s);
   }
-  return params;
+  if (bar) bar->finish();
+  for (const auto& p : params) p.set_requires_grad(false);
+  result.final_loss = tail_count ? tail_sum / static_cast<double>(tail_count) : result.first_loss;
+  result.tokens = o.steps * batch * tokens_per_sample;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
 }
+
+namespace {
 
 /// Mean cosine similarity of the two log-gates over the key channel, or undefined when the layer
 /// has no second gate.
@@ -66,67 +105,20 @@ at::Tensor gate_cosine(model::AttentionModule& student, const at::Tensor& x) {
 FitResult fit_attention(model::AttentionModule& student, const LayerIO& io,
                         const model::AttentionContext& ctx, const FitOptions& o,
                         const std::function<void(const FitStep&)>& on_log) {
-  DSLA_CHECK(io.x.defined() && io.x.size(0) > 0, "attention transfer: no training sequences");
+  DSLA_CHECK(io.x.defined(), "attention transfer: no training sequences");
   student.train();
-  std::vector<at::Tensor> params = trainable_parameters(student);
-  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(o.lr).weight_decay(0.0));
-  int64_t n = io.x.size(0), batch = std::min(o.batch_size, n),
-          tokens_per_step = batch * io.x.size(1);
-  std::unique_ptr<ProgressBar> bar;
-  if (!o.label.empty()) bar = std::make_unique<ProgressBar>(o.label, o.steps, "step");
-  std::vector<int64_t> order;
-  size_t cursor = 0;
-  int64_t epoch = 0;
-  FitResult result;
-  double tail_sum = 0;
-  int64_t tail_count = 0, tail_from = o.steps - std::max<int64_t>(1, o.steps / 10);
-  auto start = std::chrono::steady_clock::now();
-  for (int64_t step = 0; step < o.steps; ++step) {
-    if (cursor + static_cast<size_t>(batch) > order.size()) {
-      order = data::shuffled_order(n, o.seed + static_cast<uint64_t>(epoch++));
-      cursor = 0;
-    }
-    at::Tensor index =
-        at::tensor(std::vector<int64_t>(order.begin() + static_cast<long>(cursor),
-                                        order.begin() + static_cast<long>(cursor) + batch),
-                   at::kLong);
-    cursor += static_cast<size_t>(batch);
-    at::Tensor x = io.x.index_select(0, index), y = io.y.index_select(0, index);
-    double lr = scheduled_lr(o.lr, step, o.steps);
-    for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
-    optimizer.zero_grad();
-    at::Tensor out = student.forward(x, ctx, nullptr);
-    at::Tensor main = (out.to(at::kFloat) - y.to(at::kFloat)).pow(2).mean() /
-                      y.to(at::kFloat).pow(2).mean().clamp_min(1e-12);
-    at::Tensor loss = main;
+  auto step = [&](const at::Tensor& index) {
+    at::Tensor x = io.x.index_select(0, index), y = io.y.index_select(0, index).to(at::kFloat);
+    at::Tensor out = student.forward(x, ctx, nullptr).to(at::kFloat);
+    // Relative MSE: 1.0 is what predicting zeros scores.
+    at::Tensor main = (out - y).pow(2).mean() / y.pow(2).mean().clamp_min(1e-12);
     at::Tensor cos = o.gate_separation > 0 ? gate_cosine(student, x) : at::Tensor();
-    if (cos.defined()) loss = loss + o.gate_separation * cos;
-    loss.backward();
-    if (o.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, o.max_grad_norm);
-    optimizer.step();
-    FitStep s{step,
-              loss.item<double>(),
-              main.item<double>(),
-              cos.defined() ? cos.item<double>() : 0.0,
-              lr,
-              0};
-    DSLA_CHECK(std::isfinite(s.loss),
-               "attention transfer diverged at step {} (loss {}); lower distill.lr", step, s.loss);
-    if (step == 0) result.first_loss = s.loss;
-    if (step >= tail_from) tail_sum += s.loss, ++tail_count;
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    s.tokens_per_s = static_cast<double>((step + 1) * tokens_per_step) / std::max(seconds, 1e-9);
-    if (bar) bar->advance(1, fmt::format("loss {:.4f} {:.0f} tok/s", s.loss, s.tokens_per_s));
-    if (on_log && ((step + 1) % o.log_every == 0 || step + 1 == o.steps)) on_log(s);
-  }
-  if (bar) bar->finish();
-  for (auto& p : params) p.set_requires_grad(false);
+    return StepLosses{cos.defined() ? main + o.gate_separation * cos : main, main, cos};
+  };
+  FitResult r = run_fit_loop(student.parameters(true), io.x.size(0), io.x.size(1), o,
+                             "attention transfer", step, on_log);
   student.eval();
-  result.final_loss = tail_count ? tail_sum / static_cast<double>(tail_count) : result.first_loss;
-  result.tokens = o.steps * tokens_per_step;
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return result;
+  return r;
 }
 
 }  // namespace dsla::distill

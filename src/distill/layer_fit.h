@@ -51,6 +51,20 @@ struct FitResult {
 /// Learning rate at `step` of `steps`: linear warm-up over 10%, then cosine down to 10% of `lr`.
 double scheduled_lr(double lr, int64_t step, int64_t steps);
 
+/// The tensors one training step computes: the loss to minimise and its two logged parts.
+struct StepLosses {
+  at::Tensor loss, main, aux;  ///< scalars; aux may be undefined
+};
+
+/// The loop both fitting phases share: `options.steps` AdamW steps over `params` with the
+/// scheduled learning rate and clipping, each on the batch of sample indices [batch] (int64) a
+/// shuffling cursor over `samples` hands to `step`; progress bar, logging, divergence check.
+/// `params` require grad during the loop and no longer afterwards.
+FitResult run_fit_loop(const std::vector<at::Tensor>& params, int64_t samples,
+                       int64_t tokens_per_sample, const FitOptions& options, const char* phase,
+                       const std::function<StepLosses(const at::Tensor&)>& step,
+                       const std::function<void(const FitStep&)>& on_log);
+
 /// Trains `student`'s parameters so student(x) matches y (relative MSE: mean (s - y)^2 / mean y^2)
 /// plus gate_separation * mean cos(g1, g2) for dual-state DSLA layers. `on_log` gets every
 /// log_every-th step and the last.

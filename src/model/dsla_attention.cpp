@@ -77,19 +77,9 @@ torch::nn::Linear DslaAttention::gate_up(const char* name, double decay) {
 std::shared_ptr<DslaAttention> DslaAttention::from_softmax(const AttentionModule& teacher,
                                                            const LlamaConfig& config,
                                                            const DslaAttentionOptions& options) {
-  const auto* soft = dynamic_cast<const SoftmaxAttention*>(&teacher);
-  DSLA_CHECK(soft != nullptr, "dsla: can only convert a softmax attention layer, got '{}'",
-             teacher.kind());
   auto layer = std::make_shared<DslaAttention>(config, options);
-  torch::NoGradGuard no_grad;
-  for (auto [dst, src] : {std::pair{layer->q_proj, soft->q_proj},
-                          {layer->k_proj, soft->k_proj},
-                          {layer->v_proj, soft->v_proj},
-                          {layer->o_proj, soft->o_proj}}) {
-    dst->weight.copy_(src->weight);
-    if (src->bias.defined()) dst->bias.copy_(src->bias);
-  }
-  layer->to(soft->q_proj->weight.scalar_type());
+  copy_projections(teacher, "dsla", layer->q_proj, layer->k_proj, layer->v_proj, layer->o_proj);
+  layer->to(teacher.parameters().front().scalar_type());
   return layer;
 }
 

@@ -2,16 +2,16 @@
 // the fixed-memory baseline a converted layer is compared against.
 #pragma once
 
-#include <torch/nn/modules/linear.h>
-
 #include <memory>
 
-#include "model/attention.h"
-#include "model/llama_config.h"
+#include "model/softmax_attention.h"
 
 namespace dsla::model {
 
-class SlidingWindowAttention : public AttentionModule {
+/// Softmax attention where query t sees keys t-window+1 .. t; the cache keeps only the keys a
+/// later query can still see (window - 1 before each call), so its `length` counts cached tokens,
+/// not positions.
+class SlidingWindowAttention : public SoftmaxAttention {
  public:
   SlidingWindowAttention(const LlamaConfig& config, int64_t window);
   /// A copy of the teacher's q, k, v, o projections, attending over a window.
@@ -19,17 +19,12 @@ class SlidingWindowAttention : public AttentionModule {
                                                               const LlamaConfig& config,
                                                               int64_t window);
 
-  /// Like softmax attention, but query t sees keys t-window+1 .. t; the cache keeps only the keys
-  /// a later query can still see (window - 1 before each call).
-  at::Tensor forward(const at::Tensor& x, const AttentionContext& ctx, LayerCache* cache) override;
   std::string kind() const override { return "sliding_window"; }
   int64_t cache_bytes_per_sequence(int64_t tokens) const override;
-  int64_t window() const { return window_; }
+  int64_t window() const { return *sliding_window_; }
 
-  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
-
- private:
-  int64_t num_heads_, num_kv_heads_, head_dim_, window_;
+ protected:
+  void before_append(LayerCache& cache) override;
 };
 
 /// The window whose KV cache holds as many numbers as a dual-state DSLA layer's two d x d states

@@ -2,10 +2,12 @@
 #include "model/softmax_attention.h"
 
 #include <ATen/ATen.h>
+#include <torch/autograd.h>
 
 #include <cmath>
 #include <limits>
 
+#include "core/error.h"
 #include "model/rope.h"
 
 namespace dsla::model {
@@ -80,7 +82,10 @@ at::Tensor SoftmaxAttention::forward(const at::Tensor& x, const AttentionContext
   q = apply_rotary(q, ctx.cos, ctx.sin).transpose(1, 2);  // [B, H, T, hd]
   k = apply_rotary(k, ctx.cos, ctx.sin).transpose(1, 2);  // [B, KVH, T, hd]
   v = v.transpose(1, 2);
-  if (cache != nullptr) std::tie(k, v) = append_kv(*cache, k, v);
+  if (cache != nullptr) {
+    before_append(*cache);
+    std::tie(k, v) = append_kv(*cache, k, v);
+  }
   at::Tensor out = causal_attention(q, k, v, sliding_window_);  // [B, H, T, hd]
   return o_proj->forward(out.transpose(1, 2).reshape({b, t, num_heads_ * head_dim_}));
 }
@@ -88,6 +93,19 @@ at::Tensor SoftmaxAttention::forward(const at::Tensor& x, const AttentionContext
 }  // namespace dsla::model
 
 namespace dsla::model {
+
+void copy_projections(const AttentionModule& teacher, const char* what, torch::nn::Linear& q,
+                      torch::nn::Linear& k, torch::nn::Linear& v, torch::nn::Linear& o) {
+  const auto* soft = dynamic_cast<const SoftmaxAttention*>(&teacher);
+  DSLA_CHECK(soft != nullptr, "{}: can only convert a softmax attention layer, got '{}'", what,
+             teacher.kind());
+  torch::NoGradGuard no_grad;
+  for (auto [dst, src] :
+       {std::pair{q, soft->q_proj}, {k, soft->k_proj}, {v, soft->v_proj}, {o, soft->o_proj}}) {
+    dst->weight.copy_(src->weight);
+    if (src->bias.defined()) dst->bias.copy_(src->bias);
+  }
+}
 
 at::Tensor SoftmaxAttention::attention_probabilities(const at::Tensor& x,
                                                      const AttentionContext& ctx) {

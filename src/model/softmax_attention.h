@@ -20,10 +20,18 @@ class SoftmaxAttention : public AttentionModule {
 
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
 
- private:
+ protected:
+  /// Called with the cache before this call's keys are appended (a windowed variant trims it).
+  virtual void before_append(LayerCache& /*cache*/) {}
+
   int64_t num_heads_, num_kv_heads_, head_dim_;
   std::optional<int64_t> sliding_window_;
 };
+
+/// Copies the q, k, v, o projections (weights and biases) of the softmax attention `teacher` into
+/// a converted layer's; throws dsla::Error naming `what` when `teacher` is not softmax attention.
+void copy_projections(const AttentionModule& teacher, const char* what, torch::nn::Linear& q,
+                      torch::nn::Linear& k, torch::nn::Linear& v, torch::nn::Linear& o);
 
 /// Appends k, v [B, KVH, T, hd] to the cache (growing its buffers) and returns all cached k, v so
 /// far.
