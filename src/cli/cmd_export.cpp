@@ -8,6 +8,7 @@
 #include "cli/model_loading.h"
 #include "config/recipe.h"
 #include "core/error.h"
+#include "distill/builders.h"
 #include "distill/run_state.h"
 #include "io/hf_config.h"
 #include "model/dsla_checkpoint.h"
@@ -37,8 +38,7 @@ int run_export(int argc, char** argv) {
   DSLA_CHECK(fs::exists(recipe_file), "{}: missing (is {} a dsla distill run directory?)",
              recipe_file.string(), dir.root().string());
   config::Recipe r = config::load_recipe(recipe_file);
-  model::LlamaForCausalLM model =
-      model::load_llama(r.model.path, r.model.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat);
+  model::LlamaForCausalLM model = model::load_llama(r.model.path, distill::model_dtype(r.model));
   auto progress = dir.load_progress(model->num_layers());
   DSLA_CHECK(progress.has_value(), "{}: no completed stages (progress.json missing)",
              dir.root().string());

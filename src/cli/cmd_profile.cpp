@@ -22,8 +22,7 @@ int run_profile(int argc, char** argv) {
   if (!parsed) return 0;
   config::Recipe r = load_recipe_from_options(*parsed);
   init_threads(r.run.threads);
-  at::ScalarType dtype = r.model.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
-  model::LlamaForCausalLM model = model::load_llama(r.model.path, dtype);
+  model::LlamaForCausalLM model = model::load_llama(r.model.path, distill::model_dtype(r.model));
   for (auto& p : model->parameters(true)) p.set_requires_grad(false);
   auto tokenizer = load_tokenizer(r.model.path);
   distill::Corpus corpus = distill::load_corpus(r, *tokenizer);

@@ -11,6 +11,10 @@
 
 namespace dsla::distill {
 
+at::ScalarType model_dtype(const config::ModelSection& m) {
+  return m.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
+}
+
 model::ConversionSpec conversion_spec(const config::DslaSection& d) {
   model::ConversionSpec spec;
   spec.variant = d.variant;

@@ -13,6 +13,9 @@
 
 namespace dsla::distill {
 
+/// The recipe's model.dtype as a tensor dtype.
+at::ScalarType model_dtype(const config::ModelSection& model);
+
 /// The recipe's dsla section as a conversion spec.
 model::ConversionSpec conversion_spec(const config::DslaSection& dsla);
 

@@ -15,10 +15,29 @@
 #include "core/threads.h"
 #include "distill/end_to_end.h"
 #include "distill/report.h"
+#include "model/dsla_checkpoint.h"
 #include "model/weight_loader.h"
 
 namespace dsla::distill {
 namespace fs = std::filesystem;
+
+namespace {
+
+FitOptions fit_options(const config::Recipe& r, int64_t steps, const std::string& label,
+                       uint64_t seed) {
+  FitOptions o;
+  o.steps = steps;
+  o.batch_size = r.distill.batch_size;
+  o.lr = r.distill.lr;
+  o.max_grad_norm = r.distill.max_grad_norm;
+  o.gate_separation = r.distill.gate_separation;
+  o.seed = seed;
+  o.label = label;
+  o.log_every = r.distill.log_every;
+  return o;
+}
+
+}  // namespace
 
 SensitivityReport profile_layers(model::LlamaForCausalLMImpl& model, const config::Recipe& r,
                                  const Corpus& corpus, const fs::path& out_dir) {
@@ -36,13 +55,7 @@ SensitivityReport profile_layers(model::LlamaForCausalLMImpl& model, const confi
       int64_t half = std::max<int64_t>(1, ids.size(0) / 2);
       at::Tensor fit = ids.narrow(0, 0, half);
       at::Tensor eval = ids.size(0) > 1 ? ids.narrow(0, half, ids.size(0) - half) : ids;
-      FitOptions o;
-      o.steps = r.profile.fit_steps;
-      o.batch_size = r.distill.batch_size;
-      o.lr = r.distill.lr;
-      o.max_grad_norm = r.distill.max_grad_norm;
-      o.gate_separation = r.distill.gate_separation;
-      o.seed = r.run.seed;
+      FitOptions o = fit_options(r, r.profile.fit_steps, "", r.run.seed);
       report.scores[metric] = replace_kl(model, conversion_spec(r.dsla), fit, eval, o);
     } else {
       DSLA_FAIL("profile.metrics: unknown metric '{}'", metric);
@@ -135,20 +148,6 @@ RunProgress start_progress(model::LlamaForCausalLMImpl& model, const config::Rec
   return p;
 }
 
-FitOptions fit_options(const config::Recipe& r, int64_t steps, const std::string& label,
-                       uint64_t seed) {
-  FitOptions o;
-  o.steps = steps;
-  o.batch_size = r.distill.batch_size;
-  o.lr = r.distill.lr;
-  o.max_grad_norm = r.distill.max_grad_norm;
-  o.gate_separation = r.distill.gate_separation;
-  o.seed = seed;
-  o.label = label;
-  o.log_every = r.distill.log_every;
-  return o;
-}
-
 }  // namespace
 
 namespace {
@@ -230,8 +229,7 @@ RunProgress run_distill(const config::Recipe& recipe, const DistillOptions& opti
   r.model.path = fs::absolute(r.model.path).lexically_normal().string();
   init_threads(r.run.threads);
   RunDirectory dir(r.run.dir);
-  at::ScalarType dtype = r.model.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
-  model::LlamaForCausalLM model = model::load_llama(r.model.path, dtype);
+  model::LlamaForCausalLM model = model::load_llama(r.model.path, model_dtype(r.model));
   for (auto& p : model->parameters(true)) p.set_requires_grad(false);
   for (const auto& kind : model::attention_kinds(*model)) {
     DSLA_CHECK(kind == "softmax",
@@ -270,7 +268,7 @@ RunProgress run_distill(const config::Recipe& recipe, const DistillOptions& opti
   StageContext ctx{r, *model, teacher, train, corpus, dir};
   for (int64_t k = progress.plan.converted + 1; k <= progress.target_stages; ++k) {
     StageRecord rec = run_stage(ctx, progress, k);
-    dir.save_stage(k, layer_attention_parameters(*model, rec.layer));
+    dir.save_stage(k, model::layer_attention_parameters(*model, rec.layer));
     progress.plan.converted = k;
     progress.stages.push_back(rec);
     dir.save_progress(progress);

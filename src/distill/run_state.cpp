@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "io/hf_config.h"
 #include "io/safetensors.h"
-#include "model/weight_loader.h"
+#include "model/dsla_checkpoint.h"
 
 namespace dsla::distill {
 namespace fs = std::filesystem;
@@ -101,7 +101,7 @@ void RunDirectory::load_stages(model::LlamaForCausalLMImpl& model, const RunProg
   for (int64_t k = 1; k <= p.plan.converted; ++k) {
     int64_t layer = p.plan.order[static_cast<size_t>(k - 1)];
     io::SafetensorsFile file(stage_file(k));
-    auto params = layer_attention_parameters(model, layer);
+    auto params = model::layer_attention_parameters(model, layer);
     for (const auto& [name, param] : params) {
       DSLA_CHECK(file.contains(name), "{}: lacks tensor '{}'", stage_file(k).string(), name);
       at::Tensor value = file.tensor(name);
@@ -121,16 +121,6 @@ void RunDirectory::log_metrics(const nlohmann::json& line) {
   }
   metrics_ << line.dump() << "\n";
   metrics_.flush();
-}
-
-std::map<std::string, at::Tensor> layer_attention_parameters(model::LlamaForCausalLMImpl& model,
-                                                             int64_t layer) {
-  std::map<std::string, at::Tensor> out;
-  std::string prefix = fmt::format("model.layers.{}.self_attn.", layer);
-  for (const auto& item : model.layer(layer).attention()->named_parameters(true)) {
-    out.emplace(prefix + item.key(), item.value());
-  }
-  return out;
 }
 
 }  // namespace dsla::distill

@@ -65,8 +65,4 @@ class RunDirectory {
   std::ofstream metrics_;
 };
 
-/// The parameters of layer `layer`'s attention by HF-style name, sharing storage with the model.
-std::map<std::string, at::Tensor> layer_attention_parameters(model::LlamaForCausalLMImpl& model,
-                                                             int64_t layer);
-
 }  // namespace dsla::distill

@@ -24,14 +24,12 @@ std::optional<ConversionPlan> read_conversion_plan(const fs::path& model_dir) {
   return plan_from_json(j["dsla"], j["num_hidden_layers"].get<int64_t>(), file.string());
 }
 
-std::map<std::string, at::Tensor> converted_parameters(LlamaForCausalLMImpl& model,
-                                                       const ConversionPlan& plan) {
+std::map<std::string, at::Tensor> layer_attention_parameters(LlamaForCausalLMImpl& model,
+                                                             int64_t layer) {
   std::map<std::string, at::Tensor> out;
-  for (int64_t layer : plan.converted_layers()) {
-    std::string prefix = fmt::format("model.layers.{}.self_attn.", layer);
-    for (const auto& item : model.layer(layer).attention()->named_parameters(true)) {
-      out.emplace(prefix + item.key(), item.value());
-    }
+  std::string prefix = fmt::format("model.layers.{}.self_attn.", layer);
+  for (const auto& item : model.layer(layer).attention()->named_parameters(true)) {
+    out.emplace(prefix + item.key(), item.value());
   }
   return out;
 }

@@ -14,10 +14,10 @@ namespace dsla::model {
 /// The conversion plan in `<model_dir>/config.json`'s "dsla" section, if it has one.
 std::optional<ConversionPlan> read_conversion_plan(const std::filesystem::path& model_dir);
 
-/// Parameters of the converted layers' attention, by HF-style name
+/// The parameters of layer `layer`'s attention by HF-style name
 /// ("model.layers.3.self_attn.history_gate_up.weight"), sharing storage with the model.
-std::map<std::string, at::Tensor> converted_parameters(LlamaForCausalLMImpl& model,
-                                                       const ConversionPlan& plan);
+std::map<std::string, at::Tensor> layer_attention_parameters(LlamaForCausalLMImpl& model,
+                                                             int64_t layer);
 
 /// Writes an HF-style directory `out_dir`: model.safetensors with every parameter (teacher weights
 /// plus the converted layers' parameters), config.json = `source_dir`'s plus a "dsla" section (the
