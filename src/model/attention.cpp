@@ -1,6 +1,8 @@
 // Implementation of the inference cache bookkeeping in attention.h.
 #include "model/attention.h"
 
+#include <ATen/ATen.h>
+
 namespace dsla::model {
 
 int64_t InferenceCache::bytes() const {
@@ -11,6 +13,14 @@ int64_t InferenceCache::bytes() const {
     }
   }
   return total;
+}
+
+void InferenceCache::keep_rows(const at::Tensor& rows) {
+  for (auto& l : layers_) {
+    for (at::Tensor* t : {&l.k, &l.v, &l.s1, &l.s2}) {
+      if (t->defined()) *t = t->index_select(0, rows.to(t->device()));
+    }
+  }
 }
 
 }  // namespace dsla::model

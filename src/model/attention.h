@@ -24,15 +24,23 @@ class InferenceCache {
   int64_t num_layers() const { return static_cast<int64_t>(layers_.size()); }
   /// Bytes held by all tensors of all layers.
   int64_t bytes() const;
+  /// Keeps only the batch rows `rows` (int64 [R]) of every layer's tensors, in that order (drops
+  /// finished sequences from a batch).
+  void keep_rows(const at::Tensor& rows);
 
  private:
   std::vector<LayerCache> layers_;
 };
 
 /// Per-call context shared by the layers: positions and their rotary tables.
+///
+/// A left-padded batch sets `pad`: row b's first pad[b] columns are padding. Column c of row b is
+/// then the token at position c - pad[b]; padding writes nothing that real tokens read (hidden
+/// keys for softmax attention, zero keys for the DSLA states).
 struct AttentionContext {
-  int64_t start_pos = 0;  ///< position of the first token of x
-  at::Tensor cos, sin;    ///< [T, head_dim] fp32 for positions start_pos .. start_pos + T - 1
+  int64_t start_pos = 0;  ///< column of the first token of x
+  at::Tensor cos, sin;    ///< fp32 [T, head_dim], or [B, T, head_dim] per row when padded
+  at::Tensor pad;         ///< int64 [B] left padding per row; undefined when there is none
 };
 
 /// A decoder layer's token mixer. Softmax attention is the teacher's; dsla swaps in other kinds.

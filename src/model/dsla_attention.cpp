@@ -123,6 +123,12 @@ at::Tensor DslaAttention::forward(const at::Tensor& x, const AttentionContext& c
     q = apply_rotary(q, ctx.cos, ctx.sin);
     k = apply_rotary(k, ctx.cos, ctx.sin);
   }
+  if (ctx.pad.defined()) {
+    // Zero keys at padding columns: the states stay zero until a row's first real token.
+    at::Tensor column = at::arange(ctx.start_pos, ctx.start_pos + t, at::kLong).unsqueeze(0);
+    at::Tensor real = column >= ctx.pad.to(at::kLong).unsqueeze(1);  // [B, T]
+    k = k * real.to(k.device(), k.scalar_type()).view({b, t, 1, 1});
+  }
   if (groups > 1) {
     k = k.repeat_interleave(groups, 2);
     v = v.repeat_interleave(groups, 2);

@@ -35,12 +35,14 @@ DecoderLayerImpl& LlamaForCausalLMImpl::layer(int64_t i) {
 }
 
 at::Tensor LlamaForCausalLMImpl::hidden_states(const at::Tensor& ids, int64_t start_pos,
-                                               InferenceCache* cache) {
+                                               InferenceCache* cache, const at::Tensor& pad) {
   DSLA_CHECK(ids.dim() == 2, "input ids must be [batch, tokens], got {} dims", ids.dim());
   DSLA_CHECK(cache == nullptr || cache->num_layers() == config_.num_hidden_layers,
              "cache has {} layers, model has {}", cache ? cache->num_layers() : 0,
              config_.num_hidden_layers);
-  AttentionContext ctx = make_context(start_pos, ids.size(1));
+  DSLA_CHECK(!pad.defined() || (pad.dim() == 1 && pad.size(0) == ids.size(0)),
+             "pad must be [batch] = [{}]", ids.size(0));
+  AttentionContext ctx = make_context(start_pos, ids.size(1), pad);
   at::Tensor h = model->embed_tokens->forward(ids);
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
     h = layer(i).forward(h, ctx, cache ? &cache->layer(i) : nullptr);
@@ -48,10 +50,18 @@ at::Tensor LlamaForCausalLMImpl::hidden_states(const at::Tensor& ids, int64_t st
   return model->norm->forward(h);
 }
 
-AttentionContext LlamaForCausalLMImpl::make_context(int64_t start_pos, int64_t tokens) {
+AttentionContext LlamaForCausalLMImpl::make_context(int64_t start_pos, int64_t tokens,
+                                                    const at::Tensor& pad) {
   AttentionContext ctx;
   ctx.start_pos = start_pos;
-  std::tie(ctx.cos, ctx.sin) = rope_.table(start_pos, tokens);
+  if (!pad.defined()) {
+    std::tie(ctx.cos, ctx.sin) = rope_.table(start_pos, tokens);
+    return ctx;
+  }
+  ctx.pad = pad.to(at::kLong);
+  // [1, T] columns - [B, 1] padding = [B, T] positions (negative on padding, clamped to 0).
+  at::Tensor columns = at::arange(start_pos, start_pos + tokens, at::kLong).unsqueeze(0);
+  std::tie(ctx.cos, ctx.sin) = rope_.table_at(columns - ctx.pad.unsqueeze(1));
   return ctx;
 }
 
@@ -82,8 +92,9 @@ at::Tensor LlamaForCausalLMImpl::logits(const at::Tensor& hidden) {
 }
 
 at::Tensor LlamaForCausalLMImpl::forward(const at::Tensor& ids, int64_t start_pos,
-                                         InferenceCache* cache, LogitsFor which) {
-  at::Tensor h = hidden_states(ids, start_pos, cache);
+                                         InferenceCache* cache, LogitsFor which,
+                                         const at::Tensor& pad) {
+  at::Tensor h = hidden_states(ids, start_pos, cache, pad);
   if (which == LogitsFor::kLast) h = h.narrow(1, h.size(1) - 1, 1);
   return logits(h);
 }

@@ -29,17 +29,21 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
 
   /// ids: [B, T] int64 at positions start_pos.. -> logits [B, T, vocab] (or [B, 1, vocab] for
   /// kLast), fp32. With a cache, layers read earlier positions from it and append these.
+  /// `pad` (int64 [B]) marks a left-padded batch: row b's first pad[b] columns are padding, so
+  /// start_pos counts columns and row b's tokens sit at positions column - pad[b].
   at::Tensor forward(const at::Tensor& ids, int64_t start_pos = 0, InferenceCache* cache = nullptr,
-                     LogitsFor which = LogitsFor::kAll);
+                     LogitsFor which = LogitsFor::kAll, const at::Tensor& pad = {});
   /// Hidden states after the final norm: [B, T, hidden].
-  at::Tensor hidden_states(const at::Tensor& ids, int64_t start_pos, InferenceCache* cache);
+  at::Tensor hidden_states(const at::Tensor& ids, int64_t start_pos, InferenceCache* cache,
+                           const at::Tensor& pad = {});
   /// The residual stream entering layer `layer` (embeddings for layer 0): [B, T, hidden]. No cache.
   at::Tensor residual_before(const at::Tensor& ids, int64_t layer);
   /// Logits [B, T, vocab] of a residual stream h entering layer `layer` (layers layer.., final
   /// norm, head). No cache.
   at::Tensor logits_from(const at::Tensor& h, int64_t layer);
   /// Positions start_pos .. start_pos + tokens - 1 and their rotary tables.
-  AttentionContext make_context(int64_t start_pos, int64_t tokens);
+  /// With `pad` [B], per-row positions column - pad[b] (see forward).
+  AttentionContext make_context(int64_t start_pos, int64_t tokens, const at::Tensor& pad = {});
   /// Projects final hidden states [B, T, hidden] to logits [B, T, vocab].
   at::Tensor logits(const at::Tensor& hidden);
 

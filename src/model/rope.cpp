@@ -54,14 +54,24 @@ std::pair<at::Tensor, at::Tensor> RotaryEmbedding::table(int64_t start, int64_t 
   return {cos_.narrow(0, start, length), sin_.narrow(0, start, length)};
 }
 
+std::pair<at::Tensor, at::Tensor> RotaryEmbedding::table_at(const at::Tensor& positions) {
+  at::Tensor pos = positions.clamp_min(0);
+  int64_t need = pos.numel() ? pos.max().item<int64_t>() + 1 : 0;
+  if (need > cos_.size(0)) grow(std::max(need, 2 * cos_.size(0)));
+  at::Tensor flat = pos.reshape({-1});
+  std::vector<int64_t> shape = pos.sizes().vec();
+  shape.push_back(head_dim_);
+  return {cos_.index_select(0, flat).view(shape), sin_.index_select(0, flat).view(shape)};
+}
+
 at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
   int64_t half = x.size(-1) / 2;
   at::Tensor x1 = x.narrow(-1, 0, half);
   at::Tensor x2 = x.narrow(-1, half, half);
   at::Tensor rotated = at::cat({-x2, x1}, -1);
-  // cos/sin [T, hd] -> [1, T, 1, hd] to broadcast over batch and heads.
-  at::Tensor c = cos.unsqueeze(0).unsqueeze(2);
-  at::Tensor s = sin.unsqueeze(0).unsqueeze(2);
+  // cos/sin [T, hd] -> [1, T, 1, hd] (or [B, T, hd] -> [B, T, 1, hd]) to broadcast over heads.
+  at::Tensor c = (cos.dim() == 2 ? cos.unsqueeze(0) : cos).unsqueeze(2);
+  at::Tensor s = (sin.dim() == 2 ? sin.unsqueeze(0) : sin).unsqueeze(2);
   return (x.to(at::kFloat) * c + rotated.to(at::kFloat) * s).to(x.scalar_type());
 }
 

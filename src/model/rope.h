@@ -13,6 +13,8 @@ class RotaryEmbedding {
   explicit RotaryEmbedding(const LlamaConfig& config);
   /// cos and sin for positions [start, start + length): each [length, head_dim] fp32.
   std::pair<at::Tensor, at::Tensor> table(int64_t start, int64_t length);
+  /// cos and sin [B, T, head_dim] for integer positions [B, T] (clamped at 0).
+  std::pair<at::Tensor, at::Tensor> table_at(const at::Tensor& positions);
   /// The inverse frequencies [head_dim / 2], after scaling.
   const at::Tensor& inv_freq() const { return inv_freq_; }
 
@@ -22,8 +24,8 @@ class RotaryEmbedding {
   int64_t head_dim_;
 };
 
-/// Rotates x [B, T, H, head_dim] by cos/sin [T, head_dim]: x * cos + rotate_half(x) * sin (in x's
-/// dtype).
+/// Rotates x [B, T, H, head_dim] by cos/sin [T, head_dim] (or per row [B, T, head_dim]):
+/// x * cos + rotate_half(x) * sin (in x's dtype).
 at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 
 }  // namespace dsla::model

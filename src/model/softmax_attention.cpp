@@ -54,22 +54,28 @@ std::pair<at::Tensor, at::Tensor> append_kv(LayerCache& cache, const at::Tensor&
 }
 
 at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                            std::optional<int64_t> window) {
+                            std::optional<int64_t> window, const at::Tensor& pad,
+                            int64_t key_column) {
   int64_t tq = q.size(2), tk = k.size(2);
   bool gqa = q.size(1) != k.size(1);
-  if (!window && tq == tk) {
+  if (!pad.defined() && !window && tq == tk) {
     return at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true, {}, gqa);
   }
-  if (!window && tq == 1) {
+  if (!pad.defined() && !window && tq == 1) {
     return at::scaled_dot_product_attention(q, k, v, {}, 0.0, false, {}, gqa);
   }
-  // Query i (absolute position tk - tq + i) sees keys j with j <= pos and, with a window, j > pos -
+  // Query i (cache index tk - tq + i) sees keys j with j <= pos and, with a window, j > pos -
   // window.
   at::Tensor pos = at::arange(tk - tq, tk, at::kLong).unsqueeze(1);  // [Tq, 1]
   at::Tensor key = at::arange(tk, at::kLong).unsqueeze(0);           // [1, Tk]
   at::Tensor allowed = key <= pos;
   if (window) allowed = allowed & (key > pos - *window);
-  return at::scaled_dot_product_attention(q, k, v, allowed, 0.0, false, {}, gqa);
+  if (pad.defined()) {
+    // [B, 1, Tk]: keys of real tokens; [B, Tq, Tk] -> [B, 1, Tq, Tk] to broadcast over heads.
+    at::Tensor real = (key + key_column).unsqueeze(0) >= pad.to(at::kLong).view({-1, 1, 1});
+    allowed = ((allowed.unsqueeze(0) & real) | (key == pos).unsqueeze(0)).unsqueeze(1);
+  }
+  return at::scaled_dot_product_attention(q, k, v, allowed.to(q.device()), 0.0, false, {}, gqa);
 }
 
 at::Tensor SoftmaxAttention::forward(const at::Tensor& x, const AttentionContext& ctx,
@@ -86,7 +92,9 @@ at::Tensor SoftmaxAttention::forward(const at::Tensor& x, const AttentionContext
     before_append(*cache);
     std::tie(k, v) = append_kv(*cache, k, v);
   }
-  at::Tensor out = causal_attention(q, k, v, sliding_window_);  // [B, H, T, hd]
+  // Cache index 0 holds column start_pos + t - (cached keys): non-zero once a window trimmed it.
+  int64_t key_column = ctx.start_pos + t - k.size(2);
+  at::Tensor out = causal_attention(q, k, v, sliding_window_, ctx.pad, key_column);  // [B,H,T,hd]
   return o_proj->forward(out.transpose(1, 2).reshape({b, t, num_heads_ * head_dim_}));
 }
 

@@ -39,8 +39,12 @@ std::pair<at::Tensor, at::Tensor> append_kv(LayerCache& cache, const at::Tensor&
                                             const at::Tensor& v);
 
 /// Causal (optionally windowed) attention of q [B, H, Tq, hd] over k, v [B, KVH, Tk, hd], where
-/// query i sits at absolute position Tk - Tq + i. Returns [B, H, Tq, hd].
+/// query i sits at column Tk - Tq + i. With `pad` (int64 [B]), keys at columns < pad[b] -
+/// key_column are hidden from row b (a padding query still sees itself, so no row is empty);
+/// key_column is the column of key 0 (non-zero when a windowed cache dropped old keys). Returns [B,
+/// H, Tq, hd].
 at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                            std::optional<int64_t> window);
+                            std::optional<int64_t> window, const at::Tensor& pad = {},
+                            int64_t key_column = 0);
 
 }  // namespace dsla::model
