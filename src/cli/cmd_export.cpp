@@ -9,7 +9,7 @@
 #include "config/recipe.h"
 #include "core/error.h"
 #include "distill/builders.h"
-#include "distill/run_state.h"
+#include "distill/run_model.h"
 #include "io/hf_config.h"
 #include "model/dsla_checkpoint.h"
 #include "model/weight_loader.h"
@@ -33,27 +33,17 @@ int run_export(int argc, char** argv) {
   const auto& args = *parsed;
   DSLA_CHECK(args.count("run") != 0, "--run is required");
   DSLA_CHECK(args.count("out") != 0, "--out is required");
-  distill::RunDirectory dir(args["run"].as<std::string>(), /*create=*/false);
-  fs::path recipe_file = dir.root() / "recipe.yaml";
-  DSLA_CHECK(fs::exists(recipe_file), "{}: missing (is {} a dsla distill run directory?)",
-             recipe_file.string(), dir.root().string());
-  config::Recipe r = config::load_recipe(recipe_file);
-  model::LlamaForCausalLM model = model::load_llama(r.model.path, distill::model_dtype(r.model));
-  auto progress = dir.load_progress(model->num_layers());
-  DSLA_CHECK(progress.has_value(), "{}: no completed stages (progress.json missing)",
-             dir.root().string());
-  int64_t stage = args.count("stage") != 0 ? args["stage"].as<int64_t>() : progress->plan.converted;
-  DSLA_CHECK(stage >= 0 && stage <= progress->plan.converted,
-             "--stage {}: the run has completed stages 0..{}", stage, progress->plan.converted);
-  progress->plan.converted = stage;
-  model::apply_plan(*model, progress->plan);
-  dir.load_stages(*model, *progress);
-  nlohmann::json extra = {{"run", fs::absolute(dir.root()).string()}, {"stage", stage}};
-  fs::path sensitivity = dir.root() / "sensitivity.json";
+  fs::path run_dir = args["run"].as<std::string>();
+  std::optional<int64_t> stage;
+  if (args.count("stage") != 0) stage = args["stage"].as<int64_t>();
+  distill::RunModel run = distill::load_run_model(run_dir, stage);
+  nlohmann::json extra = {{"run", fs::absolute(run_dir).string()}, {"stage", run.stage}};
+  fs::path sensitivity = run_dir / "sensitivity.json";
   if (fs::exists(sensitivity)) extra["sensitivity"] = io::read_json_file(sensitivity);
-  model::export_model(*model, progress->plan, r.model.path, args["out"].as<std::string>(), extra);
-  std::cout << fmt::format("exported stage {} ({} of {} layers converted, {}) to {}\n", stage,
-                           stage, model->num_layers(), progress->plan.spec.variant,
+  model::export_model(*run.model, run.progress.plan, run.recipe.model.path,
+                      args["out"].as<std::string>(), extra);
+  std::cout << fmt::format("exported stage {} ({} of {} layers converted, {}) to {}\n", run.stage,
+                           run.stage, run.model->num_layers(), run.progress.plan.spec.variant,
                            args["out"].as<std::string>());
   return 0;
 }

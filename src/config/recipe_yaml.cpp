@@ -9,105 +9,12 @@
 #include <set>
 
 #include "config/recipe.h"
+#include "config/yaml_reader.h"
 #include "core/error.h"
 #include "core/paths.h"
 
 namespace dsla::config {
 namespace {
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
-std::string suggestion(const std::string& key, const std::vector<std::string>& known) {
-  std::string best;
-  size_t best_d = 3;  // suggest only close matches
-  for (const auto& k : known) {
-    size_t d = edit_distance(key, k);
-    if (d < best_d) best_d = d, best = k;
-  }
-  return best.empty() ? fmt::format(" (known: {})", fmt::join(known, ", "))
-                      : fmt::format(" (did you mean '{}'?)", best);
-}
-
-std::string expand_vars(std::string s) {
-  const std::pair<std::string, std::string> vars[] = {{"${DSLA_ASSETS}", assets_dir().string()},
-                                                      {"${DSLA_HOME}", cache_dir().string()}};
-  for (const auto& [name, value] : vars) {
-    for (size_t p = s.find(name); p != std::string::npos; p = s.find(name, p + value.size())) {
-      s.replace(p, name.size(), value);
-    }
-  }
-  return s;
-}
-
-/// Reads one mapping's fields into typed members, remembering known keys and collecting errors.
-class SectionReader {
- public:
-  SectionReader(const YAML::Node& node, std::string section, std::vector<std::string>& errors)
-      : node_(node), section_(std::move(section)), errors_(errors) {
-    if (node_ && !node_.IsMap()) errors_.push_back(fmt::format("{}: expected a mapping", section_));
-  }
-
-  template <typename T>
-  void field(const char* key, T& out) {
-    known_.push_back(key);
-    if (!node_ || !node_.IsMap() || !node_[key]) return;
-    try {
-      out = node_[key].as<T>();
-      expand(out);
-    } catch (const YAML::Exception&) {
-      errors_.push_back(fmt::format("{}.{}: cannot read '{}' as {}", section_, key,
-                                    YAML::Dump(node_[key]), type_name(out)));
-    }
-  }
-
-  void finish() {
-    if (!node_ || !node_.IsMap()) return;
-    for (const auto& kv : node_) {
-      auto key = kv.first.as<std::string>();
-      if (std::find(known_.begin(), known_.end(), key) == known_.end()) {
-        errors_.push_back(
-            fmt::format("{}: unknown key '{}'{}", section_, key, suggestion(key, known_)));
-      }
-    }
-  }
-
- private:
-  static void expand(std::string& s) { s = expand_vars(s); }
-  static void expand(std::vector<std::string>& v) {
-    for (auto& s : v) s = expand_vars(s);
-  }
-  template <typename T>
-  static void expand(T&) {}
-  static const char* type_name(const std::string&) { return "a string"; }
-  static const char* type_name(bool) { return "true/false"; }
-  static const char* type_name(double) { return "a number"; }
-  template <typename T>
-  static const char* type_name(const std::vector<T>&) {
-    return "a list";
-  }
-  template <typename T>
-  static const char* type_name(const T&) {
-    return "an integer";
-  }
-
-  YAML::Node node_;
-  std::string section_;
-  std::vector<std::string>& errors_;
-  std::vector<std::string> known_;
-};
 
 void apply_override(YAML::Node& root, const std::string& spec, std::vector<std::string>& errors) {
   size_t eq = spec.find('='), dot = spec.find('.');
