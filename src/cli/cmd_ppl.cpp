@@ -49,10 +49,7 @@ int run_ppl(int argc, char** argv) {
   if (bos) o.bos_id = m.tokenizer->bos_id();
   o.max_tokens = args["max-tokens"].as<int64_t>();
   model::PerplexityResult r = model::compute_perplexity(*m.model, tokens, o);
-  std::string protocol =
-      fmt::format("windows of {}{} text tokens advancing by {}; each token scored once{}",
-                  bos ? "BOS + " : "", o.context, o.stride,
-                  o.stride < o.context ? " with the earlier tokens of its window as context" : "");
+  std::string protocol = model::describe_protocol(o);
   nlohmann::json j = {{"file", path},
                       {"model_dir", m.dir.string()},
                       {"text_tokens", tokens.size()},

@@ -10,5 +10,6 @@ int run_validate(int argc, char** argv);
 int run_profile(int argc, char** argv);
 int run_distill(int argc, char** argv);
 int run_export(int argc, char** argv);
+int run_eval(int argc, char** argv);
 
 }  // namespace dsla::cli

@@ -25,6 +25,7 @@ constexpr Command kCommands[] = {
     {"profile", dsla::cli::run_profile, "rank the layers by sensitivity (the conversion order)"},
     {"distill", dsla::cli::run_distill, "convert layers one at a time as a recipe says"},
     {"export", dsla::cli::run_export, "write a distilled model as an HF-style directory"},
+    {"eval", dsla::cli::run_eval, "evaluate QA, summarization, multiple choice, perplexity tasks"},
 };
 
 void print_usage() {

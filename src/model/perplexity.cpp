@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
+#include <fmt/format.h>
 
 #include <cmath>
 #include <optional>
@@ -58,6 +59,14 @@ PerplexityResult compute_perplexity(LlamaForCausalLMImpl& model, const std::vect
   }
   if (bar) bar->finish();
   return r;
+}
+
+std::string describe_protocol(const PerplexityOptions& o) {
+  bool bos = o.bos_id.has_value();
+  return fmt::format(
+      "windows of {}{} text tokens advancing by {}; each token scored once{}", bos ? "BOS + " : "",
+      o.context, o.stride,
+      o.stride < o.context ? " with the earlier tokens of its window as context" : "");
 }
 
 }  // namespace dsla::model

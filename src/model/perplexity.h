@@ -1,6 +1,7 @@
 // Perplexity of a token stream with a sliding window (the HF "strided perplexity" protocol).
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "model/llama.h"
@@ -30,6 +31,9 @@ struct PerplexityResult {
 /// Window w covers text tokens [begin, end) with begin = max(0, end - context) and end advancing by
 /// `stride`; only tokens not scored by an earlier window count. Without BOS the very first token is
 /// not scored.
+/// One sentence saying how the windows were made (for reports next to the numbers).
+std::string describe_protocol(const PerplexityOptions& options);
+
 PerplexityResult compute_perplexity(LlamaForCausalLMImpl& model, const std::vector<int64_t>& tokens,
                                     const PerplexityOptions& options);
 

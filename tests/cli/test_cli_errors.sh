@@ -81,5 +81,15 @@ expect "--set list with commas" 0 "is valid" -- "$dsla" validate "$repo/recipes/
 expect "export of a missing run" 1 "$tmp/norun" "no such run directory" -- "$dsla" export --run "$tmp/norun" --out "$tmp/x"
 expect "export without --out" 1 "--out is required" -- "$dsla" export --run "$tmp"
 
+expect "eval without --task" 1 "--task is required" -- "$dsla" eval --out "$tmp/e"
+printf 'name: t\nkind: generate\nformat: squad\ndata: %s\nmetrik: squad\n' "$tmp/nothere.json" > "$tmp/task.yaml"
+expect "eval task typo" 1 "$tmp/task.yaml" "did you mean 'metric'" -- "$dsla" eval --task "$tmp/task.yaml" --out "$tmp/e"
+printf 'name: t\nkind: generate\nformat: squad\ndata: %s\n' "$tmp/nothere.json" > "$tmp/task2.yaml"
+expect "eval data file missing" 1 "$tmp/nothere.json" -- "$dsla" eval --task "$tmp/task2.yaml" --model "$good" --out "$tmp/e"
+printf '{"text": "a", "summary": "b"}\nnot json\n' > "$tmp/items.jsonl"
+printf 'name: t\nkind: generate\nformat: jsonl\ndata: %s\nreference_field: summary\nmetric: rouge\n' "$tmp/items.jsonl" > "$tmp/task3.yaml"
+expect "eval malformed jsonl" 1 "$tmp/items.jsonl:2" -- "$dsla" eval --task "$tmp/task3.yaml" --model "$good" --out "$tmp/e"
+expect "eval stages of a missing run" 1 "$tmp/norun" -- "$dsla" eval --task "$tmp/task3.yaml" --run "$tmp/norun" --out "$tmp/e"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -45,4 +45,44 @@ if "$dsla" export --run "$tmp/run" --stage 9 --out "$tmp/x" > /dev/null 2> "$tmp
   fail "--stage 9 of a 5-stage run was accepted"
 fi
 grep -q "completed stages 0..5" "$tmp/stage.err" || fail "bad --stage message: $(cat "$tmp/stage.err")"
-echo "stories260K recipe: distill, resume, export, generate, ppl all passed"
+# dsla eval over stages of the run (teacher, 2 of 5, all 5) and the export, with CI-sized tasks: a
+# generation task (ROUGE), the TinyStories cloze and perplexity.
+assets="${DSLA_ASSETS:-$repo/../shared/assets}"
+cat > "$tmp/gen.yaml" <<EOT
+name: xsum_small
+kind: generate
+format: jsonl
+data: $assets/datasets/xsum_test_800/xsum_test_800.jsonl
+reference_field: summary
+truncate_field: document
+max_field_tokens: 96
+prompt: "{document}\nSummary:"
+metric: rouge
+max_new_tokens: 12
+stop: ["\n"]
+EOT
+sed -e 's/^limit: .*/limit: 6/' "$repo/recipes/eval/tinystories_cloze.yaml" > "$tmp/cloze.yaml"
+printf 'name: ppl\nkind: perplexity\nfiles: [%s]\ncontext: 128\nstride: 64\nmax_tokens: 1024\n' \
+  "$assets/datasets/tinystories_val_sample/cs336_tinystories_sample.txt" > "$tmp/ppl.yaml"
+"$dsla" eval --run "$tmp/run" --stages 0,40%,100% --model "$tmp/export" --task "$tmp/gen.yaml" \
+  --task "$tmp/cloze.yaml" --task "$tmp/ppl.yaml" --limit 4 --batch-size 3 --out "$tmp/eval" \
+  > /dev/null 2> "$tmp/eval.err" || { cat "$tmp/eval.err"; fail "dsla eval failed"; }
+for f in eval.json eval.csv eval.md results.jsonl teacher/xsum_small.jsonl stage_002/tinystories_cloze.jsonl; do
+  [ -s "$tmp/eval/$f" ] || fail "eval output lacks $f"
+done
+[ "$(grep -c . "$tmp/eval/results.jsonl")" -eq 12 ] || fail "expected 4 models x 3 tasks in results.jsonl"
+[ "$(grep -c . "$tmp/eval/teacher/xsum_small.jsonl")" -eq 4 ] || fail "--limit 4 not applied"
+grep -q '| stage_005 | 5/5 |' "$tmp/eval/eval.md" || fail "eval.md lacks the 5/5 row: $(cat "$tmp/eval/eval.md")"
+if command -v gnuplot > /dev/null; then
+  [ -s "$tmp/eval/plot_xsum_small_rouge1.png" ] || fail "no ROUGE-1 plot"
+fi
+# The export of the last stage and stage 5 of the run are the same model: the same scores.
+python3 - "$tmp/eval/eval.json" <<'EOT' || fail "the export's scores differ from stage 5's"
+import json, sys
+rows = json.load(open(sys.argv[1]))["rows"]
+by = {(r["model"], r["task"]): r["metrics"] for r in rows}
+for task in ("xsum_small", "tinystories_cloze", "ppl"):
+    a, b = by[("stage_005", task)], by[("export", task)]
+    assert all(abs(a[k] - b[k]) <= 1e-6 * max(1.0, abs(a[k])) for k in a), (task, a, b)
+EOT
+echo "stories260K recipe: distill, resume, export, generate, ppl, eval all passed"

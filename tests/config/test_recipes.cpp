@@ -40,6 +40,7 @@ TEST(Recipes, EveryRecipeInTheRepositoryParsesAndValidates) {
   int count = 0;
   for (const auto& e : fs::recursive_directory_iterator(dsla::repo_root() / "recipes")) {
     if (e.path().extension() != ".yaml") continue;
+    if (e.path().parent_path().filename() == "eval") continue;  // task files: tests/eval
     ++count;
     auto r = load_recipe(e.path());
     auto problems = validate_recipe(r, /*check_files=*/false);

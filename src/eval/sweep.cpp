@@ -1,0 +1,97 @@
+// Implementation of evaluation sweeps over models and tasks.
+#include "eval/sweep.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+
+namespace dsla::eval {
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A file-name-safe version of a task label ("squad_long@4096" -> "squad_long_4096").
+std::string file_safe(std::string s) {
+  for (char& c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') c = '_';
+  }
+  return s;
+}
+
+std::vector<TaskResult> run_tasks(model::LlamaForCausalLMImpl& model, const Tokenizer& tokenizer,
+                                  const std::vector<TaskConfig>& tasks,
+                                  const std::vector<std::vector<Example>>& examples,
+                                  EvalSettings settings, const fs::path& model_dir) {
+  std::vector<TaskResult> out;
+  for (size_t t = 0; t < tasks.size(); ++t) {
+    const TaskConfig& task = tasks[t];
+    auto predictions = [&](const std::string& label) {
+      return model_dir / (file_safe(label) + ".jsonl");
+    };
+    if (task.kind == TaskKind::kPerplexity) {
+      out.push_back(run_perplexity_task(model, tokenizer, task, settings));
+    } else if (task.kind == TaskKind::kMultipleChoice) {
+      settings.predictions = predictions(task.name);
+      out.push_back(run_choice_task(model, tokenizer, task, examples[t], settings));
+    } else {
+      std::vector<int64_t> lengths = {0};
+      lengths.insert(lengths.end(), task.pad_context_to.begin(), task.pad_context_to.end());
+      // A task with padded lengths reports only those (the plain task is its own file).
+      if (!task.pad_context_to.empty()) lengths.erase(lengths.begin());
+      for (int64_t len : lengths) {
+        settings.predictions = predictions(task_label(task, len));
+        out.push_back(run_generate_task(model, tokenizer, task, examples[t], len, settings));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json eval_row_json(const EvalRow& r) {
+  return {{"model", r.model},
+          {"converted", r.converted},
+          {"num_layers", r.num_layers},
+          {"task", r.result.task},
+          {"metrics", r.result.metrics},
+          {"examples", r.result.examples},
+          {"seconds", r.result.seconds},
+          {"examples_per_second", r.result.examples_per_second()},
+          {"mean_prompt_tokens", r.result.mean_prompt_tokens},
+          {"protocol", r.result.protocol}};
+}
+
+std::vector<EvalRow> run_sweep(const std::vector<ModelSpec>& models,
+                               const std::vector<TaskConfig>& tasks, const EvalSettings& settings,
+                               const fs::path& out_dir) {
+  fs::create_directories(out_dir);
+  std::vector<std::vector<Example>> examples;
+  for (const auto& t : tasks) {
+    examples.push_back(t.kind == TaskKind::kPerplexity ? std::vector<Example>{} : load_examples(t));
+  }
+  std::ofstream log(out_dir / "results.jsonl", std::ios::trunc);
+  DSLA_CHECK(log.good(), "{}: cannot write results.jsonl", out_dir.string());
+  std::vector<EvalRow> rows;
+  for (const auto& m : models) {
+    std::cerr << fmt::format("[eval] {} ({} of {} layers converted)\n", m.label, m.converted,
+                             m.num_layers);
+    model::LlamaForCausalLM model = m.load();
+    std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(m.tokenizer_dir);
+    fs::path model_dir = out_dir / file_safe(m.label);
+    fs::create_directories(model_dir);
+    for (auto& r : run_tasks(*model, *tokenizer, tasks, examples, settings, model_dir)) {
+      rows.push_back({m.label, m.converted, m.num_layers, std::move(r)});
+      log << eval_row_json(rows.back()).dump() << std::endl;
+      std::cerr << fmt::format("[eval] {} {}: {}\n", m.label, rows.back().result.task,
+                               eval_row_json(rows.back())["metrics"].dump());
+    }
+  }
+  return rows;
+}
+
+}  // namespace dsla::eval
