@@ -124,9 +124,16 @@ Example PromptBuilder::padded(Example e, int64_t pad_to) {
 std::string PromptBuilder::prompt(size_t index, int64_t pad_to) {
   std::string prefix = few_shot_prefix(index);
   Example e = prepared(index);
-  // A few tokens of slack: tokens of joined texts differ slightly from the sum of their parts.
-  if (pad_to > 0) e = padded(std::move(e), pad_to - tokens(prefix) - 8);
-  return prefix + render_template(task_.prompt, e, task_.file.string());
+  if (pad_to <= 0) return prefix + render_template(task_.prompt, e, task_.file.string());
+  // Tokens of joined texts differ a little from the sum of their parts: measure the whole prompt
+  // and drop filler until it fits.
+  int64_t budget = pad_to - tokens(prefix) - 8;
+  for (int attempt = 0;; ++attempt) {
+    std::string p = prefix + render_template(task_.prompt, padded(e, budget), task_.file.string());
+    auto n = static_cast<int64_t>(tokenizer_.encode(p, task_.add_bos).size());
+    if (n <= pad_to || attempt == 8) return p;
+    budget -= n - pad_to + 8;
+  }
 }
 
 }  // namespace dsla::eval
