@@ -22,21 +22,21 @@ std::string file_safe(std::string s) {
   return s;
 }
 
-std::vector<TaskResult> run_tasks(model::LlamaForCausalLMImpl& model, const Tokenizer& tokenizer,
-                                  const std::vector<TaskConfig>& tasks,
-                                  const std::vector<std::vector<Example>>& examples,
-                                  EvalSettings settings, const fs::path& model_dir) {
-  std::vector<TaskResult> out;
+/// Runs every task on one model; `done` sees each result as soon as it is complete.
+void run_tasks(model::LlamaForCausalLMImpl& model, const Tokenizer& tokenizer,
+               const std::vector<TaskConfig>& tasks,
+               const std::vector<std::vector<Example>>& examples, EvalSettings settings,
+               const fs::path& model_dir, const std::function<void(TaskResult)>& done) {
   for (size_t t = 0; t < tasks.size(); ++t) {
     const TaskConfig& task = tasks[t];
     auto predictions = [&](const std::string& label) {
       return model_dir / (file_safe(label) + ".jsonl");
     };
     if (task.kind == TaskKind::kPerplexity) {
-      out.push_back(run_perplexity_task(model, tokenizer, task, settings));
+      done(run_perplexity_task(model, tokenizer, task, settings));
     } else if (task.kind == TaskKind::kMultipleChoice) {
       settings.predictions = predictions(task.name);
-      out.push_back(run_choice_task(model, tokenizer, task, examples[t], settings));
+      done(run_choice_task(model, tokenizer, task, examples[t], settings));
     } else {
       std::vector<int64_t> lengths = {0};
       lengths.insert(lengths.end(), task.pad_context_to.begin(), task.pad_context_to.end());
@@ -44,11 +44,10 @@ std::vector<TaskResult> run_tasks(model::LlamaForCausalLMImpl& model, const Toke
       if (!task.pad_context_to.empty()) lengths.erase(lengths.begin());
       for (int64_t len : lengths) {
         settings.predictions = predictions(task_label(task, len));
-        out.push_back(run_generate_task(model, tokenizer, task, examples[t], len, settings));
+        done(run_generate_task(model, tokenizer, task, examples[t], len, settings));
       }
     }
   }
-  return out;
 }
 
 }  // namespace
@@ -84,12 +83,13 @@ std::vector<EvalRow> run_sweep(const std::vector<ModelSpec>& models,
     std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(m.tokenizer_dir);
     fs::path model_dir = out_dir / file_safe(m.label);
     fs::create_directories(model_dir);
-    for (auto& r : run_tasks(*model, *tokenizer, tasks, examples, settings, model_dir)) {
+    run_tasks(*model, *tokenizer, tasks, examples, settings, model_dir, [&](TaskResult r) {
       rows.push_back({m.label, m.converted, m.num_layers, std::move(r)});
-      log << eval_row_json(rows.back()).dump() << std::endl;
-      std::cerr << fmt::format("[eval] {} {}: {}\n", m.label, rows.back().result.task,
-                               eval_row_json(rows.back())["metrics"].dump());
-    }
+      nlohmann::json line = eval_row_json(rows.back());
+      log << line.dump() << std::endl;
+      std::cerr << fmt::format("[eval] {} {}: {}\n", m.label, line["task"].get<std::string>(),
+                               line["metrics"].dump());
+    });
   }
   return rows;
 }
