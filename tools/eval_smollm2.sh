@@ -4,7 +4,7 @@
 #   2. the HF transformers reference (tools/hf_eval.py) on the same prompts;
 #   3. the DSLA run (runs/smollm2_dual from tools/smollm2_results.sh) at 0/25/50/75/100% of the layers converted on
 #      SQuAD, XSum, the TinyStories cloze and perplexity (--limit ${SWEEP_LIMIT:-50});
-#   4. long-context QA at 2k/4k/8k tokens for the teacher, 50% and 100% (--limit ${LONG_LIMIT:-3}).
+#   4. long-context QA at 2k/4k/8k tokens at 0/25/50/75/100% (--limit ${LONG_LIMIT:-3}).
 # Usage: tools/eval_smollm2.sh [OUT_DIR]   (about 80 minutes on the 2-core build machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +24,7 @@ done
 $dsla eval --run runs/smollm2_dual --stages 0,25%,50%,75%,100% --threads "$threads" --limit "${SWEEP_LIMIT:-50}" \
   --task recipes/eval/squad.yaml --task recipes/eval/xsum.yaml --task recipes/eval/tinystories_cloze.yaml \
   --task recipes/eval/perplexity.yaml --out "$out/sweep"
-$dsla eval --run runs/smollm2_dual --stages 0,50%,100% --threads "$threads" --limit "${LONG_LIMIT:-3}" \
+$dsla eval --run runs/smollm2_dual --stages 0,25%,50%,75%,100% --threads "$threads" --limit "${LONG_LIMIT:-3}" \
   --task recipes/eval/squad_long.yaml --out "$out/long"
 python3 tools/eval_results_table.py "$out/sweep/eval.json"
 python3 tools/eval_results_table.py "$out/long/eval.json"
