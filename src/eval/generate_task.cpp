@@ -108,9 +108,7 @@ TaskResult run_generate_task(model::LlamaForCausalLMImpl& model, const Tokenizer
     std::vector<std::vector<int64_t>> batch_ids;
     for (size_t i : batch) batch_ids.push_back(ids[i]);
     auto t0 = std::chrono::steady_clock::now();
-    auto out = model::generate_batch(model, batch_ids, go, [&](size_t row, const auto& tokens) {
-      return stop_found(row, tokens);
-    });
+    auto out = model::generate_batch(model, batch_ids, go, stop_found);
     double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     result.seconds += dt;
     for (size_t r = 0; r < batch.size(); ++r) {

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -13,14 +14,6 @@ namespace dsla::eval {
 namespace fs = std::filesystem;
 
 namespace {
-
-/// A file-name-safe version of a task label ("squad_long@4096" -> "squad_long_4096").
-std::string file_safe(std::string s) {
-  for (char& c : s) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') c = '_';
-  }
-  return s;
-}
 
 /// Runs every task on one model; `done` sees each result as soon as it is complete.
 void run_tasks(model::LlamaForCausalLMImpl& model, const Tokenizer& tokenizer,
@@ -51,6 +44,13 @@ void run_tasks(model::LlamaForCausalLMImpl& model, const Tokenizer& tokenizer,
 }
 
 }  // namespace
+
+std::string file_safe(std::string s) {
+  for (char& c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') c = '_';
+  }
+  return s;
+}
 
 nlohmann::json eval_row_json(const EvalRow& r) {
   return {{"model", r.model},

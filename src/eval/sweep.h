@@ -28,6 +28,10 @@ struct EvalRow {
   TaskResult result;
 };
 
+/// `s` with every character other than letters, digits, '_' and '-' replaced by '_' (task and
+/// model labels as file names: "squad_long@4096" -> "squad_long_4096").
+std::string file_safe(std::string s);
+
 /// One row as JSON (the lines of results.jsonl and the rows of eval.json).
 nlohmann::json eval_row_json(const EvalRow& row);
 

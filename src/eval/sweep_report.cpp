@@ -1,10 +1,9 @@
 // The outputs of an evaluation sweep: eval.json, eval.csv, eval.md and a PNG per metric.
 #include <fmt/format.h>
 
-#include <cmath>
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <sstream>
 
 #include "core/atomic_file.h"
@@ -15,13 +14,6 @@ namespace dsla::eval {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string file_safe_name(std::string s) {
-  for (char& c : s) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') c = '_';
-  }
-  return s;
-}
 
 /// Task labels in first-seen order, each with its metric names.
 std::vector<std::pair<std::string, std::vector<std::string>>> task_metrics(
@@ -105,7 +97,7 @@ std::vector<std::string> plots(const std::vector<EvalRow>& rows, const fs::path&
         series.push_back(teacher);
       }
       bool log_y = m.rfind("ppl", 0) == 0;
-      std::string name = fmt::format("plot_{}_{}.png", file_safe_name(task), file_safe_name(m));
+      std::string name = fmt::format("plot_{}_{}.png", file_safe(task), file_safe(m));
       report::line_plot(out_dir / name, fmt::format("{}: {}", task, m), "converted layers", m,
                         series, log_y);
       written.push_back(name);
