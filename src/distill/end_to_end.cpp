@@ -42,13 +42,13 @@ at::Tensor TeacherView::logits(const at::Tensor& ids) {
 }
 
 FitResult fit_end_to_end(model::LlamaForCausalLMImpl& student, int64_t layer, TeacherView& teacher,
-                         const at::Tensor& ids, double kd_weight, const FitOptions& o,
-                         const std::function<void(const FitStep&)>& on_log) {
+                         const at::Tensor& ids, int64_t samples, double kd_weight,
+                         const FitOptions& o, const std::function<void(const FitStep&)>& on_log) {
   auto attention = student.layer(layer).attention();
   attention->train();
   int64_t t = ids.size(1);
-  auto step = [&](const at::Tensor& index) {
-    at::Tensor x = ids.index_select(0, index);  // [B, T]
+  auto step = [&](const FitBatch& b) {
+    at::Tensor x = ids.index_select(0, b.rows);  // [B, T]
     at::Tensor teacher_logp = at::log_softmax(teacher.logits(x), -1);
     at::Tensor h;
     {
@@ -60,12 +60,15 @@ FitResult fit_end_to_end(model::LlamaForCausalLMImpl& student, int64_t layer, Te
     at::Tensor target = x.narrow(1, 1, t - 1).reshape({-1});
     at::Tensor ce = at::nll_loss(logp.narrow(1, 0, t - 1).reshape({-1, logp.size(2)}), target);
     at::Tensor kl = (teacher_logp.exp() * (teacher_logp - logp)).sum(-1).mean();
+    // Means over this rank's rows, weighted by its share of the global batch.
+    ce = ce * b.share;
+    kl = kl * b.share;
     return StepLosses{ce + kd_weight * kl, ce, kl};
   };
   FitOptions shifted = o;
   shifted.seed = o.seed + 7919;  // other batches than the attention-transfer phase
-  FitResult r = run_fit_loop(attention->parameters(true), ids.size(0), t, shifted,
-                             "end-to-end phase", step, on_log);
+  FitResult r = run_fit_loop(attention->parameters(true), samples, t, shifted, "end-to-end phase",
+                             step, on_log);
   attention->eval();
   return r;
 }

@@ -23,10 +23,12 @@ class TeacherView {
   const std::vector<std::shared_ptr<model::AttentionModule>>& teacher_;
 };
 
-/// Trains layer `layer`'s attention on ids [N, T] with CE(next token) + kd_weight * KL(teacher ||
-/// student) per token; all other parameters stay frozen.
+/// Trains layer `layer`'s attention with CE(next token) + kd_weight * KL(teacher || student) per
+/// token; all other parameters stay frozen. ids [N, T] are this rank's items (local_items) of
+/// `samples` sequences over all ranks.
 FitResult fit_end_to_end(model::LlamaForCausalLMImpl& student, int64_t layer, TeacherView& teacher,
-                         const at::Tensor& ids, double kd_weight, const FitOptions& options,
+                         const at::Tensor& ids, int64_t samples, double kd_weight,
+                         const FitOptions& options,
                          const std::function<void(const FitStep&)>& on_log = nullptr);
 
 }  // namespace dsla::distill

@@ -12,7 +12,8 @@
 
 #include "core/error.h"
 #include "core/progress.h"
-#include "data/packing.h"
+#include "data/sharded_batches.h"
+#include "dist/group.h"
 #include "model/dsla_attention.h"
 
 namespace dsla::distill {
@@ -41,35 +42,75 @@ double scheduled_lr(double lr, int64_t step, int64_t steps) {
   return lr * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * progress)));
 }
 
+std::vector<int64_t> local_items(int64_t samples, const FitOptions& o) {
+  int rank = o.group ? o.group->rank() : 0, world = o.group ? o.group->size() : 1;
+  return data::ShardedBatches(samples, o.batch_size, o.seed, rank, world).local_items();
+}
+
+namespace {
+
+/// Sums the parameters' gradients over the group (a missing gradient counts as zeros).
+void sum_gradients(dist::Group& group, const std::vector<at::Tensor>& params) {
+  std::vector<at::Tensor> grads;
+  for (const auto& p : params) {
+    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+    grads.push_back(p.grad());
+  }
+  group.all_reduce_sum(grads, "the gradient all-reduce");
+}
+
+/// The step's logged values over all ranks: {loss, main, aux}.
+FitStep global_step_values(dist::Group* group, int64_t step, const StepLosses& losses, double lr) {
+  at::Tensor values =
+      at::stack({losses.loss.detach().to(at::kDouble).reshape({}),
+                 losses.main.detach().to(at::kDouble).reshape({}),
+                 losses.aux.defined() ? losses.aux.detach().to(at::kDouble).reshape({})
+                                      : at::zeros({}, at::kDouble)});
+  if (group) {
+    std::vector<at::Tensor> t{values};
+    group->all_reduce_sum(t, "the loss all-reduce");
+  }
+  auto v = values.accessor<double, 1>();
+  return FitStep{step, v[0], v[1], v[2], lr, 0};
+}
+
+}  // namespace
+
 FitResult run_fit_loop(const std::vector<at::Tensor>& params, int64_t samples,
                        int64_t tokens_per_sample, const FitOptions& o, const char* phase,
-                       const std::function<StepLosses(const at::Tensor&)>& step_fn,
+                       const std::function<StepLosses(const FitBatch&)>& step_fn,
                        const std::function<void(const FitStep&)>& on_log) {
   DSLA_CHECK(samples > 0, "{}: no training sequences", phase);
+  dist::Group* group = o.group && o.group->size() > 1 ? o.group : nullptr;
+  bool main = !group || group->is_main();
+  data::ShardedBatches batches(samples, o.batch_size, o.seed, group ? group->rank() : 0,
+                               group ? group->size() : 1);
+  if (group) {
+    torch::NoGradGuard no_grad;
+    std::vector<at::Tensor> values(params.begin(), params.end());
+    group->broadcast(values, 0, "the parameter broadcast");
+  }
   for (const auto& p : params) p.set_requires_grad(true);
   torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(o.lr).weight_decay(0.0));
-  int64_t batch = std::min(o.batch_size, samples);
-  data::BatchCursor cursor(samples, batch, o.seed);
+  int64_t batch = batches.global_batch();
+  double share = static_cast<double>(batches.local_batch()) / static_cast<double>(batch);
   std::unique_ptr<ProgressBar> bar;
-  if (!o.label.empty()) bar = std::make_unique<ProgressBar>(o.label, o.steps, "step");
+  if (!o.label.empty() && main) bar = std::make_unique<ProgressBar>(o.label, o.steps, "step");
   FitResult result;
   double tail_sum = 0;
   int64_t tail_count = 0, tail_from = o.steps - std::max<int64_t>(1, o.steps / 10);
   auto start = std::chrono::steady_clock::now();
   for (int64_t step = 0; step < o.steps; ++step) {
     double lr = scheduled_lr(o.lr, step, o.steps);
-    for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+    for (auto& g : optimizer.param_groups()) g.options().set_lr(lr);
     optimizer.zero_grad();
-    StepLosses losses = step_fn(at::tensor(cursor.next_batch(), at::kLong));
+    StepLosses losses =
+        step_fn(FitBatch{at::tensor(batches.next_local_batch(), at::kLong), share, group});
     losses.loss.backward();
+    if (group) sum_gradients(*group, params);
     if (o.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, o.max_grad_norm);
     optimizer.step();
-    FitStep s{step,
-              losses.loss.item<double>(),
-              losses.main.item<double>(),
-              losses.aux.defined() ? losses.aux.item<double>() : 0.0,
-              lr,
-              0};
+    FitStep s = global_step_values(group, step, losses, lr);
     DSLA_CHECK(std::isfinite(s.loss), "{} diverged at step {} (loss {}); lower distill.lr", phase,
                step, s.loss);
     if (step == 0) result.first_loss = s.loss;
@@ -79,7 +120,7 @@ FitResult run_fit_loop(const std::vector<at::Tensor>& params, int64_t samples,
     s.tokens_per_s =
         static_cast<double>((step + 1) * batch * tokens_per_sample) / std::max(seconds, 1e-9);
     if (bar) bar->advance(1, fmt::format("loss {:.4f} {:.0f} tok/s", s.loss, s.tokens_per_s));
-    if (on_log && ((step + 1) % o.log_every == 0 || step + 1 == o.steps)) on_log(s);
+    if (main && on_log && ((step + 1) % o.log_every == 0 || step + 1 == o.steps)) on_log(s);
   }
   if (bar) bar->finish();
   for (const auto& p : params) p.set_requires_grad(false);
@@ -107,15 +148,23 @@ FitResult fit_attention(model::AttentionModule& student, const LayerIO& io,
                         const std::function<void(const FitStep&)>& on_log) {
   DSLA_CHECK(io.x.defined(), "attention transfer: no training sequences");
   student.train();
-  auto step = [&](const at::Tensor& index) {
-    at::Tensor x = io.x.index_select(0, index), y = io.y.index_select(0, index).to(at::kFloat);
+  auto step = [&](const FitBatch& b) {
+    at::Tensor x = io.x.index_select(0, b.rows), y = io.y.index_select(0, b.rows).to(at::kFloat);
     at::Tensor out = student.forward(x, ctx, nullptr).to(at::kFloat);
-    // Relative MSE: 1.0 is what predicting zeros scores.
-    at::Tensor main = (out - y).pow(2).mean() / y.pow(2).mean().clamp_min(1e-12);
+    // Relative MSE over the global batch, sum (s - y)^2 / sum y^2 (1.0 is what predicting zeros
+    // scores): this rank contributes its squared errors over the global energy of y.
+    at::Tensor energy = y.pow(2).sum().detach();
+    if (b.group) {
+      std::vector<at::Tensor> t{energy};
+      b.group->all_reduce_sum(t, "the target-energy all-reduce");
+    }
+    at::Tensor main = (out - y).pow(2).sum() / energy.clamp_min(1e-12);
     at::Tensor cos = o.gate_separation > 0 ? gate_cosine(student, x) : at::Tensor();
+    if (cos.defined()) cos = cos * b.share;
     return StepLosses{cos.defined() ? main + o.gate_separation * cos : main, main, cos};
   };
-  FitResult r = run_fit_loop(student.parameters(true), io.x.size(0), io.x.size(1), o,
+  int64_t samples = io.samples > 0 ? io.samples : io.x.size(0);
+  FitResult r = run_fit_loop(student.parameters(true), samples, io.x.size(1), o,
                              "attention transfer", step, on_log);
   student.eval();
   return r;

@@ -7,12 +7,18 @@
 
 #include "model/llama.h"
 
+namespace dsla::dist {
+class Group;
+}
+
 namespace dsla::distill {
 
 /// A converted layer's training data: its normalized inputs and the teacher's attention outputs.
 struct LayerIO {
   at::Tensor x;  ///< [N, T, hidden]: input_layernorm of the residual entering the layer
   at::Tensor y;  ///< [N, T, hidden]: the teacher attention's output for x
+  /// Training sequences over all ranks (x and y hold this rank's items); 0 = N.
+  int64_t samples = 0;
 };
 
 /// Runs `student` up to layer `layer` on ids [N, T] (batches of `batch`, no grad) and the teacher's
@@ -31,7 +37,13 @@ struct FitOptions {
   uint64_t seed = 0;
   std::string label;  ///< progress bar label; empty = no bar
   int64_t log_every = 10;
+  /// The data-parallel group whose ranks share the batches; null = this process alone.
+  dist::Group* group = nullptr;
 };
+
+/// The items (indices among `samples` training sequences) this rank trains on: all of them without
+/// a group, else its share of data::ShardedBatches.
+std::vector<int64_t> local_items(int64_t samples, const FitOptions& options);
 
 /// One logged step.
 struct FitStep {
@@ -51,18 +63,28 @@ struct FitResult {
 /// Learning rate at `step` of `steps`: linear warm-up over 10%, then cosine down to 10% of `lr`.
 double scheduled_lr(double lr, int64_t step, int64_t steps);
 
-/// The tensors one training step computes: the loss to minimise and its two logged parts.
+/// One step's share of the global batch on this rank.
+struct FitBatch {
+  at::Tensor rows;               ///< [b] int64: positions into this rank's items
+  double share = 1;              ///< b / global batch: the weight of a mean over the local rows
+  dist::Group* group = nullptr;  ///< for sums over all ranks a loss needs; null = one process
+};
+
+/// The tensors one training step computes: the loss to minimise and its two logged parts, as this
+/// rank's contributions (summed over the ranks they give the global batch's values).
 struct StepLosses {
   at::Tensor loss, main, aux;  ///< scalars; aux may be undefined
 };
 
 /// The loop both fitting phases share: `options.steps` AdamW steps over `params` with the
-/// scheduled learning rate and clipping, each on the batch of sample indices [batch] (int64) a
-/// shuffling cursor over `samples` hands to `step`; progress bar, logging, divergence check.
-/// `params` require grad during the loop and no longer afterwards.
+/// scheduled learning rate and clipping; each step hands this rank's part of the global batch over
+/// `samples` sequences (data::ShardedBatches) to `step`. With a group, the parameters start from
+/// rank 0's values and gradients are summed over the ranks before clipping, so every rank takes
+/// the same step. Progress bar, logging (main rank), divergence check. `params` require grad during
+/// the loop and no longer afterwards.
 FitResult run_fit_loop(const std::vector<at::Tensor>& params, int64_t samples,
                        int64_t tokens_per_sample, const FitOptions& options, const char* phase,
-                       const std::function<StepLosses(const at::Tensor&)>& step,
+                       const std::function<StepLosses(const FitBatch&)>& step,
                        const std::function<void(const FitStep&)>& on_log);
 
 /// Trains `student`'s parameters so student(x) matches y (relative MSE: mean (s - y)^2 / mean y^2)

@@ -53,10 +53,8 @@ fs::path RunDirectory::stage_file(int64_t stage) const {
   return root_ / "stages" / fmt::format("stage_{:03d}.safetensors", stage);
 }
 
-std::optional<RunProgress> RunDirectory::load_progress(int64_t num_layers) const {
-  if (!fs::exists(progress_file())) return std::nullopt;
-  std::string source = progress_file().string();
-  nlohmann::json j = io::read_json_file(progress_file());
+RunProgress progress_from_json(const nlohmann::json& j, int64_t num_layers,
+                               const std::string& source) {
   RunProgress p;
   DSLA_CHECK(j.is_object() && j.contains("plan") && j.contains("stages"),
              "{}: not a dsla progress file", source);
@@ -71,6 +69,23 @@ std::optional<RunProgress> RunDirectory::load_progress(int64_t num_layers) const
   DSLA_CHECK(j["stages"].is_array(), "{}: 'stages' must be an array", source);
   p.num_layers = num_layers;
   for (const auto& s : j["stages"]) p.stages.push_back(stage_from_json(s, source));
+  return p;
+}
+
+nlohmann::json progress_to_json(const RunProgress& p) {
+  nlohmann::json stages = nlohmann::json::array();
+  for (const auto& s : p.stages) stages.push_back(to_json(s));
+  return {{"plan", model::plan_to_json(p.plan)},
+          {"target_stages", p.target_stages},
+          {"teacher", p.teacher},
+          {"seq_len", p.seq_len},
+          {"stages", stages}};
+}
+
+std::optional<RunProgress> RunDirectory::load_progress(int64_t num_layers) const {
+  if (!fs::exists(progress_file())) return std::nullopt;
+  std::string source = progress_file().string();
+  RunProgress p = progress_from_json(io::read_json_file(progress_file()), num_layers, source);
   for (int64_t k = 1; k <= p.plan.converted; ++k) {
     DSLA_CHECK(fs::exists(stage_file(k)), "{}: records stage {} but {} is missing", source, k,
                stage_file(k).string());
@@ -79,14 +94,7 @@ std::optional<RunProgress> RunDirectory::load_progress(int64_t num_layers) const
 }
 
 void RunDirectory::save_progress(const RunProgress& p) const {
-  nlohmann::json stages = nlohmann::json::array();
-  for (const auto& s : p.stages) stages.push_back(to_json(s));
-  nlohmann::json j = {{"plan", model::plan_to_json(p.plan)},
-                      {"target_stages", p.target_stages},
-                      {"teacher", p.teacher},
-                      {"seq_len", p.seq_len},
-                      {"stages", stages}};
-  write_text_atomically(progress_file(), j.dump(2) + "\n");
+  write_text_atomically(progress_file(), progress_to_json(p).dump(2) + "\n");
 }
 
 void RunDirectory::save_stage(int64_t stage,

@@ -38,6 +38,11 @@ struct RunProgress {
   std::vector<StageRecord> stages;  ///< stage 0 (teacher) first when evaluated
 };
 
+/// progress.json's content, and back (`source` names the origin in errors; stage files unchecked).
+nlohmann::json progress_to_json(const RunProgress& progress);
+RunProgress progress_from_json(const nlohmann::json& j, int64_t num_layers,
+                               const std::string& source);
+
 class RunDirectory {
  public:
   /// Opens `root`; creates it when `create`, else it must exist.
