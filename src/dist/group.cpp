@@ -14,12 +14,27 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "core/error.h"
+#include "dist/cuda_backend.h"
 
 namespace dsla::dist {
 
 struct Group::Impl {
+  int rank = 0, size = 1;
+  std::chrono::milliseconds timeout{0};
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::Backend> backend;
+  c10::intrusive_ptr<c10d::Backend> backend;       ///< Gloo, for CPU tensors
+  c10::intrusive_ptr<c10d::Backend> cuda_backend;  ///< NCCL, made at the first CUDA collective
+
+  /// The backend for tensors on `device`. Every rank reaches the first CUDA collective together,
+  /// so they create the NCCL group together.
+  c10d::Backend& backend_for(const c10::Device& device) {
+    if (!device.is_cuda()) return *backend;
+    if (!cuda_backend) {
+      auto store_for_cuda = c10::make_intrusive<c10d::PrefixStore>("nccl", store);
+      cuda_backend = make_cuda_backend(store_for_cuda, rank, size, timeout);
+    }
+    return *cuda_backend;
+  }
 };
 
 namespace {
@@ -56,8 +71,8 @@ void run_collective(int rank, const std::string& what, Launch&& launch) {
   }
 }
 
-/// Consecutive tensors of one dtype flattened into buckets of at most kBucketBytes (a larger tensor
-/// gets a bucket of its own): one collective per bucket instead of one per tensor.
+/// Consecutive tensors of one dtype and device flattened into buckets of at most kBucketBytes (a
+/// larger tensor gets a bucket of its own): one collective per bucket instead of one per tensor.
 struct FlatBuffers {
   static constexpr int64_t kBucketBytes = 25 << 20;
   std::vector<std::vector<size_t>> members;  ///< indices into the input, per bucket
@@ -105,6 +120,9 @@ Group::Group() = default;
 
 Group::Group(const Environment& env, const GroupOptions& options)
     : rank_(env.rank), size_(env.world_size), options_(options), impl_(std::make_unique<Impl>()) {
+  impl_->rank = rank_;
+  impl_->size = size_;
+  impl_->timeout = options.timeout;
   DSLA_CHECK(env.world_size >= 1 && env.rank >= 0 && env.rank < env.world_size,
              "RANK {} is outside WORLD_SIZE {}", env.rank, env.world_size);
   if (size_ == 1) return;
@@ -139,7 +157,8 @@ void Group::all_reduce_sum(std::vector<at::Tensor>& tensors, const std::string& 
   o.reduceOp = c10d::ReduceOp::SUM;
   for (auto& buffer : flat.buffers) {
     std::vector<at::Tensor> one{buffer};
-    run_collective(rank_, what, [&] { return impl_->backend->allreduce(one, o); });
+    c10d::Backend& backend = impl_->backend_for(buffer.device());
+    run_collective(rank_, what, [&] { return backend.allreduce(one, o); });
   }
   flat.scatter_to(tensors);
 }
@@ -151,7 +170,8 @@ void Group::broadcast(std::vector<at::Tensor>& tensors, int root, const std::str
   o.rootRank = root;
   for (auto& buffer : flat.buffers) {
     std::vector<at::Tensor> one{buffer};
-    run_collective(rank_, what, [&] { return impl_->backend->broadcast(one, o); });
+    c10d::Backend& backend = impl_->backend_for(buffer.device());
+    run_collective(rank_, what, [&] { return backend.broadcast(one, o); });
   }
   flat.scatter_to(tensors);
 }

@@ -178,7 +178,8 @@ std::function<void(const FitStep&)> step_logger(StageContext& c, const char* pha
                         {"main_loss", s.main_loss},
                         {"aux", s.aux},
                         {"lr", s.lr},
-                        {"tokens_per_s", s.tokens_per_s}});
+                        {"tokens_per_s", s.tokens_per_s},
+                        {"allreduce_fraction", s.allreduce_fraction}});
   };
 }
 

@@ -99,6 +99,7 @@ FitResult run_fit_loop(const std::vector<at::Tensor>& params, int64_t samples,
   FitResult result;
   double tail_sum = 0;
   int64_t tail_count = 0, tail_from = o.steps - std::max<int64_t>(1, o.steps / 10);
+  double allreduce_seconds = 0;
   auto start = std::chrono::steady_clock::now();
   for (int64_t step = 0; step < o.steps; ++step) {
     double lr = scheduled_lr(o.lr, step, o.steps);
@@ -107,7 +108,12 @@ FitResult run_fit_loop(const std::vector<at::Tensor>& params, int64_t samples,
     StepLosses losses =
         step_fn(FitBatch{at::tensor(batches.next_local_batch(), at::kLong), share, group});
     losses.loss.backward();
-    if (group) sum_gradients(*group, params);
+    if (group) {
+      auto before = std::chrono::steady_clock::now();
+      sum_gradients(*group, params);
+      allreduce_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - before).count();
+    }
     if (o.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, o.max_grad_norm);
     optimizer.step();
     FitStep s = global_step_values(group, step, losses, lr);
@@ -119,6 +125,7 @@ FitResult run_fit_loop(const std::vector<at::Tensor>& params, int64_t samples,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     s.tokens_per_s =
         static_cast<double>((step + 1) * batch * tokens_per_sample) / std::max(seconds, 1e-9);
+    s.allreduce_fraction = allreduce_seconds / std::max(seconds, 1e-9);
     if (bar) bar->advance(1, fmt::format("loss {:.4f} {:.0f} tok/s", s.loss, s.tokens_per_s));
     if (main && on_log && ((step + 1) % o.log_every == 0 || step + 1 == o.steps)) on_log(s);
   }

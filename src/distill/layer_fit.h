@@ -51,6 +51,7 @@ struct FitStep {
   double loss = 0, main_loss = 0;
   double aux = 0;  ///< gate cosine (attention transfer) or KL to the teacher (end to end)
   double lr = 0, tokens_per_s = 0;
+  double allreduce_fraction = 0;  ///< share of the loop's time so far in the gradient all-reduce
 };
 
 struct FitResult {
