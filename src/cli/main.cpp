@@ -26,6 +26,7 @@ constexpr Command kCommands[] = {
     {"distill", dsla::cli::run_distill, "convert layers one at a time as a recipe says"},
     {"export", dsla::cli::run_export, "write a distilled model as an HF-style directory"},
     {"eval", dsla::cli::run_eval, "evaluate QA, summarization, multiple choice, perplexity tasks"},
+    {"serve", dsla::cli::run_serve, "serve a run or model over HTTP, deeper conversion under load"},
 };
 
 void print_usage() {

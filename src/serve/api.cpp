@@ -1,0 +1,198 @@
+// Implementation of the API's request validation and response shapes.
+#include "serve/api.h"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "core/error.h"
+
+namespace dsla::serve {
+namespace {
+
+[[noreturn]] void refuse(const std::string& message, const std::string& param = "") {
+  throw ApiError{400, message, param};
+}
+
+nlohmann::json parse_body(const std::string& body) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(body);
+  } catch (const nlohmann::json::exception& e) {
+    refuse(fmt::format("the body is not valid JSON: {}", e.what()));
+  }
+  if (!j.is_object()) refuse("the body must be a JSON object");
+  return j;
+}
+
+/// Refuses fields outside `known`, and fields dsla knows but does not implement.
+void check_fields(const nlohmann::json& j, const std::set<std::string>& known) {
+  static const std::set<std::string> unsupported = {
+      "logprobs",        "top_logprobs",     "echo",
+      "best_of",         "suffix",           "logit_bias",
+      "tools",           "tool_choice",      "functions",
+      "response_format", "presence_penalty", "frequency_penalty"};
+  for (const auto& [key, value] : j.items()) {
+    if (unsupported.count(key) && !value.is_null()) {
+      refuse(fmt::format("'{}' is not supported by this server", key), key);
+    }
+    if (!known.count(key) && !unsupported.count(key)) {
+      refuse(fmt::format("unknown field '{}'", key), key);
+    }
+  }
+}
+
+template <typename T>
+T field(const nlohmann::json& j, const char* key, T fallback) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  try {
+    return j[key].get<T>();
+  } catch (const nlohmann::json::exception&) {
+    refuse(fmt::format("'{}' has the wrong type ({})", key, j[key].type_name()), key);
+  }
+}
+
+/// Sampling, length, stop and stream fields shared by both endpoints.
+void parse_common(const nlohmann::json& j, ApiRequest& r, const char* max_tokens_key) {
+  RequestParams& p = r.params;
+  p.max_tokens = field<int64_t>(j, max_tokens_key, 16);
+  if (p.max_tokens < 1)
+    refuse(fmt::format("'{}' must be at least 1", max_tokens_key), max_tokens_key);
+  p.sampling.temperature = field<double>(j, "temperature", 0.0);
+  if (p.sampling.temperature < 0 || p.sampling.temperature > 2)
+    refuse("'temperature' must be in [0, 2]", "temperature");
+  p.sampling.top_p = field<double>(j, "top_p", 1.0);
+  if (p.sampling.top_p <= 0 || p.sampling.top_p > 1) refuse("'top_p' must be in (0, 1]", "top_p");
+  p.sampling.top_k = field<int64_t>(j, "top_k", 0);
+  if (p.sampling.top_k < 0) refuse("'top_k' must be >= 0", "top_k");
+  p.sampling.seed = field<uint64_t>(j, "seed", 0);
+  if (field<int64_t>(j, "n", 1) != 1) refuse("only n = 1 is supported", "n");
+  if (j.contains("stop") && !j["stop"].is_null()) {
+    if (j["stop"].is_string()) {
+      p.stop.push_back(j["stop"].get<std::string>());
+    } else if (j["stop"].is_array() && j["stop"].size() <= 4) {
+      for (const auto& s : j["stop"]) {
+        if (!s.is_string()) refuse("'stop' must be a string or up to 4 strings", "stop");
+        p.stop.push_back(s.get<std::string>());
+      }
+    } else {
+      refuse("'stop' must be a string or up to 4 strings", "stop");
+    }
+  }
+  r.stream = field<bool>(j, "stream", false);
+}
+
+}  // namespace
+
+ApiRequest parse_completion(const std::string& body, const Tokenizer& tokenizer) {
+  nlohmann::json j = parse_body(body);
+  check_fields(j, {"model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "seed", "n",
+                   "stop", "stream", "user", "stream_options"});
+  ApiRequest r;
+  if (!j.contains("prompt")) refuse("'prompt' is required", "prompt");
+  const auto& prompt = j["prompt"];
+  if (prompt.is_string()) {
+    r.params.prompt = tokenizer.encode(prompt.get<std::string>(), /*add_bos=*/true);
+  } else if (prompt.is_array() && !prompt.empty() && prompt[0].is_number_integer()) {
+    for (const auto& id : prompt) {
+      if (!id.is_number_integer()) refuse("'prompt' token ids must be integers", "prompt");
+      r.params.prompt.push_back(id.get<int64_t>());
+    }
+  } else {
+    refuse("'prompt' must be a string or a list of token ids (one prompt per request)", "prompt");
+  }
+  if (r.params.prompt.empty()) refuse("'prompt' is empty", "prompt");
+  parse_common(j, r, "max_tokens");
+  if (auto eos = tokenizer.eos_id()) r.params.stop_ids.push_back(*eos);
+  return r;
+}
+
+ApiRequest parse_chat(const std::string& body, const Tokenizer& tokenizer,
+                      const ChatTemplate& chat) {
+  nlohmann::json j = parse_body(body);
+  check_fields(j, {"model", "messages", "max_tokens", "max_completion_tokens", "temperature",
+                   "top_p", "top_k", "seed", "n", "stop", "stream", "user", "stream_options"});
+  if (!chat.supported()) refuse(chat.error());
+  ApiRequest r;
+  r.chat = true;
+  if (!j.contains("messages") || !j["messages"].is_array() || j["messages"].empty()) {
+    refuse("'messages' must be a non-empty list", "messages");
+  }
+  std::vector<ChatMessage> messages;
+  for (const auto& m : j["messages"]) {
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string() || !m.contains("content") ||
+        !m["content"].is_string()) {
+      refuse("each message needs a string 'role' and a string 'content'", "messages");
+    }
+    std::string role = m["role"].get<std::string>();
+    if (role != "system" && role != "user" && role != "assistant") {
+      refuse(fmt::format("unknown message role '{}'", role), "messages");
+    }
+    messages.push_back({role, m["content"].get<std::string>()});
+  }
+  r.params.prompt = tokenizer.encode(chat.render(messages), /*add_bos=*/true);
+  parse_common(j, r, j.contains("max_completion_tokens") ? "max_completion_tokens" : "max_tokens");
+  if (auto end = tokenizer.token_id(chat.end_of_turn())) r.params.stop_ids.push_back(*end);
+  if (auto eos = tokenizer.eos_id()) r.params.stop_ids.push_back(*eos);
+  return r;
+}
+
+nlohmann::json final_response(const ApiRequest& api, const RequestState& r,
+                              const std::string& model_name, const std::string& id,
+                              int64_t created) {
+  nlohmann::json choice = {{"index", 0}, {"finish_reason", r.finish_reason()}};
+  if (api.chat) {
+    choice["message"] = {{"role", "assistant"}, {"content", r.text()}};
+  } else {
+    choice["text"] = r.text();
+    choice["logprobs"] = nullptr;
+  }
+  auto prompt = static_cast<int64_t>(r.params().prompt.size());
+  auto completion = static_cast<int64_t>(r.output().size());
+  return {{"id", id},
+          {"object", api.chat ? "chat.completion" : "text_completion"},
+          {"created", created},
+          {"model", model_name},
+          {"choices", {choice}},
+          {"usage",
+           {{"prompt_tokens", prompt},
+            {"completion_tokens", completion},
+            {"total_tokens", prompt + completion}}},
+          {"dsla", {{"depth", r.depth}}}};
+}
+
+nlohmann::json stream_chunk(const ApiRequest& api, const std::string& text,
+                            const std::string& finish_reason, bool first,
+                            const std::string& model_name, const std::string& id, int64_t created) {
+  nlohmann::json choice = {{"index", 0}};
+  choice["finish_reason"] =
+      finish_reason.empty() ? nlohmann::json() : nlohmann::json(finish_reason);
+  if (api.chat) {
+    choice["delta"] = nlohmann::json::object();
+    if (first) choice["delta"]["role"] = "assistant";
+    if (!text.empty()) choice["delta"]["content"] = text;
+  } else {
+    choice["text"] = text;
+    choice["logprobs"] = nullptr;
+  }
+  return {{"id", id},
+          {"object", api.chat ? "chat.completion.chunk" : "text_completion"},
+          {"created", created},
+          {"model", model_name},
+          {"choices", {choice}}};
+}
+
+std::string error_body(const ApiError& e) {
+  const char* type = e.status == 400   ? "invalid_request_error"
+                     : e.status == 503 ? "unavailable"
+                     : e.status == 404 ? "not_found"
+                                       : "server_error";
+  return nlohmann::json{{"error",
+                         {{"message", e.message},
+                          {"type", type},
+                          {"param", e.param.empty() ? nlohmann::json() : nlohmann::json(e.param)},
+                          {"code", nullptr}}}}
+      .dump();
+}
+
+}  // namespace dsla::serve

@@ -1,0 +1,47 @@
+// The OpenAI-style HTTP API's JSON: parsing and validating /v1/completions and
+// /v1/chat/completions bodies into engine requests, and building responses, stream chunks and
+// errors.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "serve/chat_template.h"
+#include "serve/request.h"
+#include "tokenizer/tokenizer.h"
+
+namespace dsla::serve {
+
+/// A request the API refuses: HTTP status, message, and the offending field (if one).
+struct ApiError {
+  int status = 400;
+  std::string message;
+  std::string param;
+};
+
+struct ApiRequest {
+  RequestParams params;
+  bool stream = false;
+  bool chat = false;
+};
+
+/// Parses a /v1/completions body (prompt as a string or a list of token ids). Throws ApiError for
+/// malformed JSON, unknown or unsupported fields, and values out of range.
+ApiRequest parse_completion(const std::string& body, const Tokenizer& tokenizer);
+/// Parses a /v1/chat/completions body; the prompt is `chat`'s rendering of the messages and the
+/// turn ends at its end-of-turn token.
+ApiRequest parse_chat(const std::string& body, const Tokenizer& tokenizer,
+                      const ChatTemplate& chat);
+
+/// The non-streamed response for a finished request.
+nlohmann::json final_response(const ApiRequest& api, const RequestState& r,
+                              const std::string& model_name, const std::string& id,
+                              int64_t created);
+/// One server-sent-events chunk: new `text`, and the finish reason on the last one.
+nlohmann::json stream_chunk(const ApiRequest& api, const std::string& text,
+                            const std::string& finish_reason, bool first,
+                            const std::string& model_name, const std::string& id, int64_t created);
+/// {"error": {"message", "type", "param", "code"}}.
+std::string error_body(const ApiError& e);
+
+}  // namespace dsla::serve

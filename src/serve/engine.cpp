@@ -1,0 +1,313 @@
+// Implementation of the engine: admission, chunked prefill, batched decode per depth, release.
+#include "serve/engine.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "core/error.h"
+
+namespace dsla::serve {
+namespace {
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+}  // namespace
+
+Engine::Engine(HybridModel& model, const EngineOptions& options, const ControllerConfig& controller)
+    : model_(model),
+      options_(options),
+      max_context_(options.max_context > 0 ? options.max_context
+                                           : model.config().max_position_embeddings),
+      controller_(controller, controller.min_depth) {
+  DSLA_CHECK(options.max_batch >= 1, "max batch {} must be at least 1", options.max_batch);
+  DSLA_CHECK(options.prefill_chunk >= 1, "prefill chunk {} must be at least 1",
+             options.prefill_chunk);
+  if (!options.decisions_file.empty()) {
+    decisions_.open(options.decisions_file, std::ios::app);
+    DSLA_CHECK(decisions_.good(), "{}: cannot open for appending", options.decisions_file);
+  }
+  thread_ = std::thread([this] { loop(); });
+}
+
+Engine::~Engine() {
+  shutdown(std::chrono::milliseconds(0));
+  if (thread_.joinable()) thread_.join();
+}
+
+std::shared_ptr<RequestState> Engine::submit(RequestParams params) {
+  auto prompt = static_cast<int64_t>(params.prompt.size());
+  DSLA_CHECK(prompt >= 1, "the prompt is empty");
+  DSLA_CHECK(prompt < max_context_, "the prompt has {} tokens; this server allows at most {}",
+             prompt, max_context_ - 1);
+  DSLA_CHECK(params.max_tokens >= 1 && prompt + params.max_tokens <= max_context_,
+             "max_tokens {} is out of range: 1 .. {} for a prompt of {} tokens", params.max_tokens,
+             max_context_ - prompt, prompt);
+  for (int64_t id : params.prompt) {
+    DSLA_CHECK(id >= 0 && id < model_.config().vocab_size, "token id {} is outside the vocab", id);
+  }
+  if (options_.cache_budget_bytes > 0) {
+    int64_t need = model_.cache_bytes(controller_.ceiling(), prompt + params.max_tokens);
+    DSLA_CHECK(need <= options_.cache_budget_bytes,
+               "the request needs {} bytes of cache even at the deepest depth; the budget is {}",
+               need, options_.cache_budget_bytes);
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  DSLA_CHECK(!stopping_, "the server is shutting down");
+  const Tokenizer& tokenizer = model_.tokenizer();
+  auto request = std::make_shared<RequestState>(
+      next_id_++, std::move(params),
+      [&tokenizer](const std::vector<int64_t>& ids) { return tokenizer.decode(ids); });
+  queue_.push_back(request);
+  wake_.notify_all();
+  return request;
+}
+
+void Engine::set_depth(int64_t depth) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ControllerConfig fixed;
+  fixed.min_depth = model_.min_depth();
+  fixed.max_depth = model_.max_depth();
+  fixed.fixed = true;
+  DSLA_CHECK(depth >= fixed.min_depth && depth <= fixed.max_depth, "depth {} is outside [{}, {}]",
+             depth, fixed.min_depth, fixed.max_depth);
+  controller_ = DepthController(fixed, depth);
+}
+
+void Engine::shutdown(std::chrono::milliseconds drain) {
+  std::deque<std::shared_ptr<RequestState>> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!stopping_) drain_deadline_ = Clock::now() + drain;
+    stopping_ = true;
+    dropped.swap(queue_);
+    wake_.notify_all();
+  }
+  for (auto& r : dropped) {
+    r->finish("shutdown");
+    recorder_.finished("shutdown", ms_between(r->submitted, Clock::now()));
+  }
+}
+
+void Engine::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+double Engine::seconds_since_start() const {
+  return std::chrono::duration<double>(Clock::now() - start_).count();
+}
+
+LoadSignals Engine::signals() {
+  LoadSignals s;
+  s.time_s = seconds_since_start();
+  s.queue_size = static_cast<int64_t>(queue_.size());
+  for (const auto& r : queue_) {
+    auto n = static_cast<int64_t>(r->params().prompt.size());
+    s.longest_queued_prompt = std::max(s.longest_queued_prompt, n);
+    s.queued_tokens += n;
+  }
+  if (options_.cache_budget_bytes > 0) {
+    s.cache_pressure =
+        static_cast<double>(reserved_bytes_) / static_cast<double>(options_.cache_budget_bytes);
+  }
+  s.p99_tpot_ms = recorder_.p99_tpot_ms();
+  return s;
+}
+
+void Engine::log_decision(const DepthDecision& d) {
+  recorder_.depth_change();
+  std::cerr << fmt::format("[serve] depth {} -> {} at {:.1f} s: {}\n", d.from, d.to, d.time_s,
+                           d.reason);
+  if (decisions_.is_open()) {
+    decisions_ << to_json(d).dump() << "\n";
+    decisions_.flush();
+  }
+}
+
+void Engine::finish_and_release(Running& r, const std::string& reason) {
+  if (!r.request->finished()) r.request->finish(reason);
+  reserved_bytes_ -= r.reserved_bytes;
+  r.reserved_bytes = 0;
+  recorder_.finished(r.request->finish_reason(), ms_between(r.request->submitted, Clock::now()));
+}
+
+void Engine::admit() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  int64_t busy = static_cast<int64_t>(prefills_.size());
+  for (const auto& [depth, cohort] : cohorts_) busy += static_cast<int64_t>(cohort.rows.size());
+  while (!queue_.empty() && busy < options_.max_batch && !stopping_) {
+    std::shared_ptr<RequestState> r = queue_.front();
+    if (r->cancelled()) {
+      queue_.pop_front();
+      r->finish("cancelled");
+      recorder_.finished("cancelled", ms_between(r->submitted, Clock::now()));
+      continue;
+    }
+    int64_t depth = controller_.depth();
+    auto tokens = static_cast<int64_t>(r->params().prompt.size()) + r->params().max_tokens;
+    int64_t need = model_.cache_bytes(depth, tokens);
+    if (options_.cache_budget_bytes > 0 && reserved_bytes_ + need > options_.cache_budget_bytes &&
+        busy > 0) {
+      break;  // wait for running requests to free their cache
+    }
+    queue_.pop_front();
+    r->depth = depth;
+    Prefill p{Running{r, std::make_unique<model::Sampler>(r->params().sampling), 0, need},
+              model::InferenceCache(model_.num_layers()), 0};
+    reserved_bytes_ += need;
+    prefills_.push_back(std::move(p));
+    ++busy;
+  }
+}
+
+void Engine::prefill_step() {
+  if (prefills_.empty()) return;
+  Prefill& p = prefills_.front();
+  RequestState& r = *p.run.request;
+  if (r.cancelled()) {
+    finish_and_release(p.run, "cancelled");
+    prefills_.pop_front();
+    return;
+  }
+  const auto& prompt = r.params().prompt;
+  auto total = static_cast<int64_t>(prompt.size());
+  int64_t n = std::min(options_.prefill_chunk, total - p.done);
+  at::Tensor ids =
+      at::tensor(std::vector<int64_t>(prompt.begin() + p.done, prompt.begin() + p.done + n),
+                 at::kLong)
+          .view({1, n});
+  model::LlamaForCausalLMImpl& m = model_.at_depth(r.depth);
+  at::Tensor logits = m.forward(ids, p.done, &p.cache, model::LogitsFor::kLast);  // [1, 1, V]
+  p.done += n;
+  if (p.done < total) return;
+  int64_t token = p.run.sampler->next(logits.select(1, 0)).item<int64_t>();
+  bool done = r.add_token(token);
+  recorder_.first_token(ms_between(r.submitted, r.first_token), total);
+  if (done) {
+    finish_and_release(p.run, "");
+  } else {
+    p.run.last = token;
+    auto [it, inserted] = cohorts_.try_emplace(r.depth, model_.num_layers());
+    it->second.cache.append(std::move(p.cache), 1, total);
+    it->second.rows.push_back(std::move(p.run));
+  }
+  prefills_.pop_front();
+}
+
+void Engine::decode_step(int64_t depth, Cohort& cohort) {
+  std::vector<int64_t> keep;
+  auto drop_rows = [&] {
+    if (keep.size() == cohort.rows.size()) return;
+    std::vector<Running> rows;
+    for (int64_t i : keep) rows.push_back(std::move(cohort.rows[static_cast<size_t>(i)]));
+    cohort.rows = std::move(rows);
+    cohort.cache.keep_rows(at::tensor(keep, at::kLong));
+  };
+  for (size_t i = 0; i < cohort.rows.size(); ++i) {
+    if (cohort.rows[i].request->cancelled()) {
+      finish_and_release(cohort.rows[i], "cancelled");
+    } else {
+      keep.push_back(static_cast<int64_t>(i));
+    }
+  }
+  drop_rows();
+  if (cohort.rows.empty()) return;
+  std::vector<int64_t> last;
+  for (const auto& r : cohort.rows) last.push_back(r.last);
+  auto b = static_cast<int64_t>(last.size());
+  at::Tensor ids = at::tensor(last, at::kLong).view({b, 1});
+  model::LlamaForCausalLMImpl& m = model_.at_depth(depth);
+  at::Tensor logits = m.forward(ids, cohort.cache.columns(), &cohort.cache.cache(),
+                                model::LogitsFor::kLast, cohort.cache.pad());  // [B, 1, V]
+  cohort.cache.advance();
+  keep.clear();
+  for (int64_t i = 0; i < b; ++i) {
+    Running& row = cohort.rows[static_cast<size_t>(i)];
+    int64_t token = row.sampler->next(logits.select(1, 0).narrow(0, i, 1)).item<int64_t>();
+    Clock::time_point previous = row.request->last_token;
+    bool done = row.request->add_token(token);
+    recorder_.token(ms_between(previous, row.request->last_token));
+    if (done) {
+      finish_and_release(row, "");
+    } else {
+      row.last = token;
+      keep.push_back(i);
+    }
+  }
+  drop_rows();
+}
+
+EngineStats Engine::stats() const {
+  EngineStats s;
+  recorder_.fill(s);
+  std::lock_guard<std::mutex> lock(mutex_);
+  s = [&] {
+    EngineStats g = gauges_;
+    g.prompt_tokens_total = s.prompt_tokens_total;
+    g.generated_tokens_total = s.generated_tokens_total;
+    g.finished_total = s.finished_total;
+    g.depth_changes_total = s.depth_changes_total;
+    g.tokens_per_second = s.tokens_per_second;
+    g.ttft_ms = s.ttft_ms;
+    g.tpot_ms = s.tpot_ms;
+    g.e2e_ms = s.e2e_ms;
+    return g;
+  }();
+  s.queued = static_cast<int64_t>(queue_.size());
+  s.depth = controller_.depth();
+  s.ceiling = controller_.ceiling();
+  s.max_depth = model_.max_depth();
+  s.cache_budget_bytes = options_.cache_budget_bytes;
+  return s;
+}
+
+void Engine::publish_gauges() {
+  EngineStats g;
+  g.prefilling = static_cast<int64_t>(prefills_.size());
+  for (auto& [depth, cohort] : cohorts_) {
+    g.running += static_cast<int64_t>(cohort.rows.size());
+    g.running_by_depth[depth] = static_cast<int64_t>(cohort.rows.size());
+    g.cache_bytes += cohort.cache.bytes();
+  }
+  for (const auto& p : prefills_) g.cache_bytes += p.cache.bytes();
+  g.reserved_bytes = reserved_bytes_;
+  std::lock_guard<std::mutex> lock(mutex_);
+  gauges_ = g;
+}
+
+void Engine::loop() {
+  c10::InferenceMode inference;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      // Idle, the loop still wakes every second so the controller can step back.
+      wake_.wait_for(lock, std::chrono::seconds(1), [&] {
+        return stopping_ || !queue_.empty() || !prefills_.empty() || !cohorts_.empty();
+      });
+      if (stopping_ && prefills_.empty() && cohorts_.empty()) break;
+      if (auto d = controller_.update(signals())) log_decision(*d);
+    }
+    if (stopping_ && Clock::now() > drain_deadline_) {
+      for (auto& p : prefills_) finish_and_release(p.run, "shutdown");
+      for (auto& [depth, cohort] : cohorts_)
+        for (auto& r : cohort.rows) finish_and_release(r, "shutdown");
+      prefills_.clear();
+      cohorts_.clear();
+      publish_gauges();
+      break;
+    }
+    admit();
+    prefill_step();
+    for (auto& [depth, cohort] : cohorts_) decode_step(depth, cohort);
+    for (auto it = cohorts_.begin(); it != cohorts_.end();) {
+      it = it->second.rows.empty() ? cohorts_.erase(it) : std::next(it);
+    }
+    publish_gauges();
+  }
+}
+
+}  // namespace dsla::serve

@@ -1,0 +1,147 @@
+// Implementation of the serving statistics and their Prometheus exposition.
+#include "serve/stats.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace dsla::serve {
+namespace {
+
+constexpr auto kWindow = std::chrono::seconds(60);
+constexpr auto kRateWindow = std::chrono::seconds(10);
+
+double quantile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  auto i = static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+}  // namespace
+
+void StatsRecorder::trim(std::deque<Sample>& d) const {
+  auto cutoff = Clock::now() - kWindow;
+  while (!d.empty() && d.front().at < cutoff) d.pop_front();
+}
+
+LatencySummary StatsRecorder::summarise(const std::deque<Sample>& d) {
+  LatencySummary s;
+  std::vector<double> v;
+  for (const auto& x : d) v.push_back(x.value);
+  s.count = static_cast<int64_t>(v.size());
+  if (v.empty()) return s;
+  double sum = 0;
+  for (double x : v) sum += x;
+  s.mean = sum / static_cast<double>(v.size());
+  s.p50 = quantile(v, 0.5);
+  s.p90 = quantile(v, 0.9);
+  s.p99 = quantile(v, 0.99);
+  return s;
+}
+
+void StatsRecorder::token(double gap_ms) {
+  std::lock_guard<std::mutex> l(mutex_);
+  ++generated_;
+  tpot_.push_back({Clock::now(), gap_ms});
+  trim(tpot_);
+}
+
+void StatsRecorder::first_token(double ttft_ms, int64_t prompt_tokens) {
+  std::lock_guard<std::mutex> l(mutex_);
+  ++generated_;
+  prompt_tokens_ += prompt_tokens;
+  ttft_.push_back({Clock::now(), ttft_ms});
+  trim(ttft_);
+}
+
+void StatsRecorder::finished(const std::string& reason, double e2e_ms) {
+  std::lock_guard<std::mutex> l(mutex_);
+  ++finished_[reason];
+  e2e_.push_back({Clock::now(), e2e_ms});
+  trim(e2e_);
+}
+
+double StatsRecorder::p99_tpot_ms() const {
+  std::lock_guard<std::mutex> l(mutex_);
+  trim(tpot_);
+  std::vector<double> v;
+  for (const auto& x : tpot_) v.push_back(x.value);
+  return quantile(v, 0.99);
+}
+
+void StatsRecorder::fill(EngineStats& out) const {
+  std::lock_guard<std::mutex> l(mutex_);
+  trim(ttft_);
+  trim(tpot_);
+  trim(e2e_);
+  out.prompt_tokens_total = prompt_tokens_;
+  out.generated_tokens_total = generated_;
+  out.finished_total = finished_;
+  out.depth_changes_total = depth_changes_;
+  out.ttft_ms = summarise(ttft_);
+  out.tpot_ms = summarise(tpot_);
+  out.e2e_ms = summarise(e2e_);
+  auto cutoff = Clock::now() - kRateWindow;
+  int64_t recent =
+      std::count_if(tpot_.begin(), tpot_.end(), [&](const Sample& s) { return s.at >= cutoff; });
+  recent +=
+      std::count_if(ttft_.begin(), ttft_.end(), [&](const Sample& s) { return s.at >= cutoff; });
+  out.tokens_per_second =
+      static_cast<double>(recent) / std::chrono::duration<double>(kRateWindow).count();
+}
+
+std::string prometheus_text(const EngineStats& s) {
+  std::string t;
+  auto gauge = [&](const char* name, const char* help, double value) {
+    t += fmt::format("# HELP dsla_{0} {1}\n# TYPE dsla_{0} gauge\ndsla_{0} {2}\n", name, help,
+                     value);
+  };
+  auto counter = [&](const char* name, const char* help, double value) {
+    t += fmt::format("# HELP dsla_{0} {1}\n# TYPE dsla_{0} counter\ndsla_{0} {2}\n", name, help,
+                     value);
+  };
+  auto summary = [&](const char* name, const char* help, const LatencySummary& l) {
+    t += fmt::format("# HELP dsla_{0} {1} (last 60 s)\n# TYPE dsla_{0} summary\n", name, help);
+    for (auto [q, v] : {std::pair{"0.5", l.p50}, {"0.9", l.p90}, {"0.99", l.p99}}) {
+      t += fmt::format("dsla_{}{{quantile=\"{}\"}} {}\n", name, q, v / 1000.0);
+    }
+    t += fmt::format("dsla_{}_sum {}\ndsla_{}_count {}\n", name,
+                     l.mean * static_cast<double>(l.count) / 1000.0, name, l.count);
+  };
+  gauge("queue_requests", "requests waiting for admission", static_cast<double>(s.queued));
+  gauge("prefill_requests", "requests being prefilled", static_cast<double>(s.prefilling));
+  gauge("running_requests", "requests decoding", static_cast<double>(s.running));
+  gauge("depth", "conversion depth given to newly admitted requests", static_cast<double>(s.depth));
+  gauge("depth_ceiling", "deepest depth allowed (model and quality guard)",
+        static_cast<double>(s.ceiling));
+  gauge("cache_bytes", "bytes held by running requests' caches",
+        static_cast<double>(s.cache_bytes));
+  gauge("cache_reserved_bytes", "cache bytes reserved by admitted requests",
+        static_cast<double>(s.reserved_bytes));
+  gauge("cache_budget_bytes", "cache budget (0 = none)", static_cast<double>(s.cache_budget_bytes));
+  gauge("generation_tokens_per_second", "generated tokens per second over the last 10 s",
+        s.tokens_per_second);
+  counter("prompt_tokens_total", "prompt tokens prefilled",
+          static_cast<double>(s.prompt_tokens_total));
+  counter("generation_tokens_total", "tokens generated",
+          static_cast<double>(s.generated_tokens_total));
+  counter("depth_changes_total", "depth changes by the controller",
+          static_cast<double>(s.depth_changes_total));
+  t += "# HELP dsla_requests_finished_total requests finished, by reason\n"
+       "# TYPE dsla_requests_finished_total counter\n";
+  for (const auto& [reason, n] : s.finished_total) {
+    t += fmt::format("dsla_requests_finished_total{{reason=\"{}\"}} {}\n", reason, n);
+  }
+  t += "# HELP dsla_running_requests_by_depth requests decoding, by their depth\n"
+       "# TYPE dsla_running_requests_by_depth gauge\n";
+  for (const auto& [depth, n] : s.running_by_depth) {
+    t += fmt::format("dsla_running_requests_by_depth{{depth=\"{}\"}} {}\n", depth, n);
+  }
+  summary("time_to_first_token_seconds", "time to first token", s.ttft_ms);
+  summary("time_per_output_token_seconds", "time between a request's tokens", s.tpot_ms);
+  summary("request_seconds", "request latency, submission to last token", s.e2e_ms);
+  return t;
+}
+
+}  // namespace dsla::serve

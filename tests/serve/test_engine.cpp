@@ -1,0 +1,203 @@
+// Engine tests on a small stories260K run (5 stages): one request equals `dsla generate` at the
+// same depth token for token; a batch of requests joining at different times equals each request
+// alone; a depth change leaves in-flight requests unchanged; cancellation frees the slot; bad
+// requests are refused.
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "core/error.h"
+#include "core/paths.h"
+#include "distill/driver.h"
+#include "distill/run_model.h"
+#include "model/generator.h"
+#include "serve/engine.h"
+#include "support/test_paths.h"
+
+using namespace dsla;
+namespace t = dsla::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A 5-stage run (all layers, a few steps each): every depth 0..5 is a different model.
+const fs::path& run_dir() {
+  static const fs::path dir = [] {
+    fs::path d = t::make_temp_dir("serve_run") / "run";
+    config::Recipe r;
+    r.model.path = t::stories260k_dir().string();
+    fs::path data = assets_dir() / "datasets" / "tinystories_val_sample";
+    r.data.train_files = {(data / "tinystories_val.txt").string()};
+    r.data.holdout_fraction = 0.1;
+    r.data.seq_len = 64;
+    r.data.max_train_tokens = 20000;
+    r.data.max_eval_tokens = 512;
+    r.dsla.gate_rank = 4;
+    r.distill.order = "deepest_first";
+    r.distill.fraction = 1.0;
+    r.distill.steps_per_layer = 4;
+    r.distill.batch_size = 4;
+    r.distill.cache_sequences = 8;
+    r.distill.e2e_steps = 0;
+    r.run.dir = d.string();
+    r.run.threads = 1;
+    distill::run_distill(r, {});
+    return d;
+  }();
+  return dir;
+}
+
+/// `dsla generate` at `depth`: the run's model after stage `depth`, loaded on its own.
+std::vector<int64_t> reference(int64_t depth, const std::vector<int64_t>& prompt, int64_t n,
+                               int64_t prefill_chunk = 0) {
+  distill::RunModel m = distill::load_run_model(run_dir(), depth);
+  c10::InferenceMode guard;
+  model::GenerateOptions o;
+  o.max_new_tokens = n;
+  o.prefill_chunk = prefill_chunk;
+  return model::generate(*m.model, prompt, o).tokens;
+}
+
+std::vector<int64_t> prompt_of(int64_t length, int64_t seed) {
+  std::vector<int64_t> p{1};
+  for (int64_t i = 1; i < length; ++i) p.push_back(2 + (seed * 131 + i * 17) % 400);
+  return p;
+}
+
+serve::RequestParams params(std::vector<int64_t> prompt, int64_t max_tokens) {
+  serve::RequestParams p;
+  p.prompt = std::move(prompt);
+  p.max_tokens = max_tokens;
+  return p;
+}
+
+void wait(const std::shared_ptr<serve::RequestState>& r) {
+  serve::RequestEvent e;
+  while (!(r->wait_event(e, std::chrono::seconds(5)) && e.finished)) {
+  }
+}
+
+struct EngineFixture : ::testing::Test {
+  void SetUp() override { model = serve::HybridModel::load(run_dir()); }
+  std::unique_ptr<serve::Engine> engine(serve::EngineOptions o = {}) {
+    serve::ControllerConfig c;
+    c.max_depth = model->max_depth();
+    c.fixed = true;
+    return std::make_unique<serve::Engine>(*model, o, c);
+  }
+  std::unique_ptr<serve::HybridModel> model;
+};
+
+}  // namespace
+
+TEST_F(EngineFixture, OneRequestEqualsGenerateAtEveryDepth) {
+  ASSERT_EQ(model->max_depth(), 5);
+  auto e = engine();
+  for (int64_t depth : {0, 2, 5}) {
+    e->set_depth(depth);
+    auto prompt = prompt_of(20, depth);
+    auto r = e->submit(params(prompt, 24));
+    wait(r);
+    EXPECT_EQ(r->depth, depth);
+    EXPECT_EQ(r->output(), reference(depth, prompt, 24)) << "depth " << depth;
+    EXPECT_EQ(r->finish_reason(), "length");
+  }
+}
+
+TEST_F(EngineFixture, ChunkedPrefillEqualsChunkedGenerate) {
+  serve::EngineOptions o;
+  o.prefill_chunk = 16;
+  auto e = engine(o);
+  e->set_depth(3);
+  auto prompt = prompt_of(45, 7);
+  auto r = e->submit(params(prompt, 12));
+  wait(r);
+  EXPECT_EQ(r->output(), reference(3, prompt, 12, 16));
+}
+
+TEST_F(EngineFixture, BatchedRequestsEqualUnbatchedOnes) {
+  for (int64_t depth : {0, 4}) {
+    auto e = engine();
+    e->set_depth(depth);
+    std::vector<std::shared_ptr<serve::RequestState>> rs;
+    std::vector<std::vector<int64_t>> prompts;
+    for (int64_t i = 0; i < 5; ++i) {
+      prompts.push_back(prompt_of(6 + 9 * i, i));
+      rs.push_back(e->submit(params(prompts.back(), 10 + 3 * i)));
+      std::this_thread::sleep_for(std::chrono::milliseconds(3 * i));  // join at different steps
+    }
+    for (size_t i = 0; i < rs.size(); ++i) {
+      wait(rs[i]);
+      EXPECT_EQ(rs[i]->output(), reference(depth, prompts[i], 10 + 3 * static_cast<int64_t>(i)))
+          << "depth " << depth << " request " << i;
+    }
+    EXPECT_EQ(e->stats().running, 0);
+  }
+}
+
+TEST_F(EngineFixture, DepthChangeLeavesInFlightRequestsUnchanged) {
+  auto e = engine();
+  e->set_depth(0);
+  auto p0 = prompt_of(12, 1), p1 = prompt_of(30, 2);
+  auto a = e->submit(params(p0, 40)), b = e->submit(params(p1, 40));
+  serve::RequestEvent ev;
+  ASSERT_TRUE(a->wait_event(ev, std::chrono::seconds(30)));  // a is decoding
+  e->set_depth(5);
+  auto p2 = prompt_of(20, 3);
+  auto c = e->submit(params(p2, 20));
+  wait(a);
+  wait(b);
+  wait(c);
+  EXPECT_EQ(a->depth, 0);
+  EXPECT_EQ(b->depth, 0);
+  EXPECT_EQ(c->depth, 5);
+  EXPECT_EQ(a->output(), reference(0, p0, 40));
+  EXPECT_EQ(b->output(), reference(0, p1, 40));
+  EXPECT_EQ(c->output(), reference(5, p2, 20));
+  // The depths are different models, so admitting at the wrong one would show.
+  EXPECT_NE(reference(0, p2, 20), reference(5, p2, 20));
+  EXPECT_NE(reference(5, p0, 40), a->output());
+}
+
+TEST_F(EngineFixture, CancelledRequestFreesItsSlot) {
+  serve::EngineOptions o;
+  o.max_batch = 1;
+  auto e = engine(o);
+  auto long_one = e->submit(params(prompt_of(10, 1), 400));
+  auto queued = e->submit(params(prompt_of(10, 2), 5));
+  serve::RequestEvent ev;
+  ASSERT_TRUE(long_one->wait_event(ev, std::chrono::seconds(30)));
+  long_one->cancel();
+  wait(long_one);
+  wait(queued);  // admitted only once the cancelled one left
+  EXPECT_EQ(long_one->finish_reason(), "cancelled");
+  EXPECT_LT(long_one->output().size(), 400u);
+  EXPECT_EQ(queued->finish_reason(), "length");
+  EXPECT_EQ(e->stats().finished_total["cancelled"], 1);
+}
+
+TEST_F(EngineFixture, RefusesRequestsItCannotServe) {
+  serve::EngineOptions o;
+  o.max_context = 64;
+  auto e = engine(o);
+  EXPECT_THROW(e->submit(params({}, 5)), Error);
+  EXPECT_THROW(e->submit(params(prompt_of(64, 0), 1)), Error);   // prompt too long
+  EXPECT_THROW(e->submit(params(prompt_of(10, 0), 60)), Error);  // past the context
+  EXPECT_THROW(e->submit(params(prompt_of(10, 0), 0)), Error);
+  EXPECT_THROW(e->submit(params({1, 999999}, 4)), Error);  // outside the vocab
+  e->shutdown(std::chrono::milliseconds(0));
+  EXPECT_THROW(e->submit(params(prompt_of(10, 0), 4)), Error);  // shutting down
+}
+
+TEST_F(EngineFixture, ShutdownDrainsThenEndsRunningRequests) {
+  auto e = engine();
+  auto r = e->submit(params(prompt_of(10, 4), 400));
+  serve::RequestEvent ev;
+  ASSERT_TRUE(r->wait_event(ev, std::chrono::seconds(30)));
+  e->shutdown(std::chrono::milliseconds(50));
+  e->join();
+  EXPECT_TRUE(r->finished());
+  EXPECT_EQ(r->finish_reason(), "shutdown");
+}
