@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "dsla/dsla.h"
+#include "model/linear.h"
 #include "model/rope.h"
 #include "model/softmax_attention.h"
 
@@ -85,7 +86,7 @@ std::shared_ptr<DslaAttention> DslaAttention::from_softmax(const AttentionModule
 
 at::Tensor DslaAttention::gate(torch::nn::Linear& down, torch::nn::Linear& up,
                                const at::Tensor& x) {
-  at::Tensor z = up->forward(down ? down->forward(x) : x);  // [B, T, H*d]
+  at::Tensor z = project(up, down ? project(down, x) : x);  // [B, T, H*d]
   at::Tensor g = at::log_sigmoid(z.to(at::kFloat)) / options_.tau;
   return g.clamp_min(kMinLogGate).view({x.size(0), x.size(1), heads_, head_dim_});
 }
@@ -116,9 +117,9 @@ at::Tensor DslaAttention::forward(const at::Tensor& x, const AttentionContext& c
   }
   int64_t b = x.size(0), t = x.size(1), groups = heads_ / kv_heads_;
   // [B, T, H*d] -> [B, T, H, d]; k and v repeated from KV heads to all heads.
-  at::Tensor q = q_proj->forward(x).view({b, t, heads_, head_dim_});
-  at::Tensor k = k_proj->forward(x).view({b, t, kv_heads_, head_dim_});
-  at::Tensor v = v_proj->forward(x).view({b, t, kv_heads_, head_dim_});
+  at::Tensor q = project(q_proj, x).view({b, t, heads_, head_dim_});
+  at::Tensor k = project(k_proj, x).view({b, t, kv_heads_, head_dim_});
+  at::Tensor v = project(v_proj, x).view({b, t, kv_heads_, head_dim_});
   if (options_.rope) {
     q = apply_rotary(q, ctx.cos, ctx.sin);
     k = apply_rotary(k, ctx.cos, ctx.sin);
@@ -161,7 +162,7 @@ at::Tensor DslaAttention::forward(const at::Tensor& x, const AttentionContext& c
     cache->length += t;
   }
   if (out_norm) o = out_norm->forward(o);  // [B, T, H, d], normalized per head
-  return o_proj->forward(o.reshape({b, t, heads_ * head_dim_}));
+  return project(o_proj, o.reshape({b, t, heads_ * head_dim_}));
 }
 
 }  // namespace dsla::model

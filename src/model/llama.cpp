@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include "core/error.h"
+#include "model/linear.h"
 #include "model/softmax_attention.h"
 
 namespace dsla::model {
@@ -88,7 +89,7 @@ at::Tensor LlamaForCausalLMImpl::logits_from(const at::Tensor& h_in, int64_t lay
 
 at::Tensor LlamaForCausalLMImpl::logits(const at::Tensor& hidden) {
   const at::Tensor& w = lm_head ? lm_head->weight : model->embed_tokens->weight;
-  return at::matmul(hidden, w.t()).to(at::kFloat);
+  return project(hidden, w).to(at::kFloat);
 }
 
 at::Tensor LlamaForCausalLMImpl::forward(const at::Tensor& ids, int64_t start_pos,

@@ -3,6 +3,8 @@
 
 #include <ATen/ATen.h>
 
+#include "model/linear.h"
+
 namespace dsla::model {
 
 MlpImpl::MlpImpl(const LlamaConfig& c) {
@@ -17,7 +19,7 @@ MlpImpl::MlpImpl(const LlamaConfig& c) {
 }
 
 at::Tensor MlpImpl::forward(const at::Tensor& x) {
-  return down_proj->forward(at::silu(gate_proj->forward(x)) * up_proj->forward(x));
+  return project(down_proj, at::silu(project(gate_proj, x)) * project(up_proj, x));
 }
 
 }  // namespace dsla::model

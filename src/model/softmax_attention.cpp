@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "model/linear.h"
 #include "model/rope.h"
 
 namespace dsla::model {
@@ -82,9 +83,9 @@ at::Tensor SoftmaxAttention::forward(const at::Tensor& x, const AttentionContext
                                      LayerCache* cache) {
   int64_t b = x.size(0), t = x.size(1);
   // [B, T, H*hd] -> [B, T, H, hd]
-  at::Tensor q = q_proj->forward(x).view({b, t, num_heads_, head_dim_});
-  at::Tensor k = k_proj->forward(x).view({b, t, num_kv_heads_, head_dim_});
-  at::Tensor v = v_proj->forward(x).view({b, t, num_kv_heads_, head_dim_});
+  at::Tensor q = project(q_proj, x).view({b, t, num_heads_, head_dim_});
+  at::Tensor k = project(k_proj, x).view({b, t, num_kv_heads_, head_dim_});
+  at::Tensor v = project(v_proj, x).view({b, t, num_kv_heads_, head_dim_});
   q = apply_rotary(q, ctx.cos, ctx.sin).transpose(1, 2);  // [B, H, T, hd]
   k = apply_rotary(k, ctx.cos, ctx.sin).transpose(1, 2);  // [B, KVH, T, hd]
   v = v.transpose(1, 2);
@@ -95,7 +96,7 @@ at::Tensor SoftmaxAttention::forward(const at::Tensor& x, const AttentionContext
   // Cache index 0 holds column start_pos + t - (cached keys): non-zero once a window trimmed it.
   int64_t key_column = ctx.start_pos + t - k.size(2);
   at::Tensor out = causal_attention(q, k, v, sliding_window_, ctx.pad, key_column);  // [B,H,T,hd]
-  return o_proj->forward(out.transpose(1, 2).reshape({b, t, num_heads_ * head_dim_}));
+  return project(o_proj, out.transpose(1, 2).reshape({b, t, num_heads_ * head_dim_}));
 }
 
 }  // namespace dsla::model
@@ -119,8 +120,8 @@ at::Tensor SoftmaxAttention::attention_probabilities(const at::Tensor& x,
                                                      const AttentionContext& ctx) {
   int64_t b = x.size(0), t = x.size(1);
   // [B, T, H*hd] -> [B, H, T, hd]; k repeated from KV heads to all heads.
-  at::Tensor q = q_proj->forward(x).view({b, t, num_heads_, head_dim_});
-  at::Tensor k = k_proj->forward(x).view({b, t, num_kv_heads_, head_dim_});
+  at::Tensor q = project(q_proj, x).view({b, t, num_heads_, head_dim_});
+  at::Tensor k = project(k_proj, x).view({b, t, num_kv_heads_, head_dim_});
   q = apply_rotary(q, ctx.cos, ctx.sin).transpose(1, 2).to(at::kFloat);
   k = apply_rotary(k, ctx.cos, ctx.sin).transpose(1, 2).to(at::kFloat);
   if (num_heads_ != num_kv_heads_) k = k.repeat_interleave(num_heads_ / num_kv_heads_, 1);

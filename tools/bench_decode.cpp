@@ -1,0 +1,183 @@
+// Decode throughput of a served run at a fixed batch and context, for several conversion depths,
+// next to the bound from the bytes each decode step must read (weights, K/V of softmax layers,
+// DSLA states) and the machine's measured memory bandwidth.
+// Usage: bench_decode RUN_DIR [--batch 8] [--contexts 4096,8192] [--depths 0,0.25,0.5,0.75,1]
+//                     [--steps 6] [--json OUT]
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/threads.h"
+#include "model/dsla_attention.h"
+#include "serve/batch_cache.h"
+#include "serve/hybrid_model.h"
+
+using namespace dsla;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+/// Best-of-5 read bandwidth (bytes/s) of summing a 1 GiB fp32 tensor, and copy bandwidth.
+std::pair<double, double> memory_bandwidth() {
+  at::Tensor a = at::rand({256 << 20}), b = at::empty_like(a);
+  double bytes = static_cast<double>(a.numel()) * 4, read = 0, copy = 0;
+  for (int i = 0; i < 5; ++i) {
+    auto t = Clock::now();
+    volatile float s = a.sum().item<float>();
+    (void)s;
+    read = std::max(read, bytes / seconds_since(t));
+    t = Clock::now();
+    b.copy_(a);
+    copy = std::max(copy, 2 * bytes / seconds_since(t));
+  }
+  return {read, copy};
+}
+
+/// A cache of `batch` rows and `context` columns with synthetic contents, room for `extra` more.
+serve::BatchCache synthetic_cache(model::LlamaForCausalLMImpl& m, int64_t batch, int64_t context,
+                                  int64_t extra) {
+  const auto& c = m.config();
+  int64_t hd = c.hidden_size / c.num_attention_heads;
+  model::InferenceCache cache(m.num_layers());
+  for (int64_t i = 0; i < m.num_layers(); ++i) {
+    model::LayerCache& l = cache.layer(i);
+    if (m.layer(i).attention()->kind() == "softmax") {
+      l.k = at::randn({batch, c.num_key_value_heads, context + extra, hd}) * 0.5;
+      l.v = at::randn({batch, c.num_key_value_heads, context + extra, hd});
+    } else {
+      l.s1 = at::randn({batch, c.num_attention_heads, hd, hd}) * 0.01;
+      l.s2 = at::randn({batch, c.num_attention_heads, hd, hd}) * 0.01;
+    }
+    l.length = context;
+  }
+  serve::BatchCache out(m.num_layers());
+  out.append(std::move(cache), batch, context);
+  return out;
+}
+
+/// Bytes one decode step reads: every weight once, softmax K/V, DSLA states (read and written).
+double step_bytes(model::LlamaForCausalLMImpl& m, int64_t batch, int64_t context) {
+  double weights = 0;
+  for (const auto& p : m.parameters(true))
+    weights += static_cast<double>(p.numel() * p.element_size());
+  // A lookup reads only B rows of the embedding table; tied to the LM head, it is read whole there.
+  if (m.lm_head) {
+    const at::Tensor& e = m.model->embed_tokens->weight;
+    weights -= static_cast<double>(e.numel() * e.element_size());
+  }
+  const auto& c = m.config();
+  int64_t hd = c.hidden_size / c.num_attention_heads;
+  double cache = 0;
+  for (int64_t i = 0; i < m.num_layers(); ++i) {
+    if (m.layer(i).attention()->kind() == "softmax") {
+      cache += 2.0 * static_cast<double>(batch * c.num_key_value_heads * context * hd) * 4;
+    } else {
+      cache += 2.0 * 2.0 * static_cast<double>(batch * c.num_attention_heads * hd * hd) * 4;
+    }
+  }
+  return weights + cache;
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');) out.push_back(item);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr,
+                 "usage: bench_decode RUN_DIR [--batch B] [--contexts a,b] "
+                 "[--depths f,...] [--steps N] [--json OUT]\n");
+    return 2;
+  }
+  std::string run = argv[1], contexts = "4096,8192", depths = "0,0.25,0.5,0.75,1", json_out;
+  int64_t batch = 8, steps = 6;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--batch")
+      batch = std::stoll(v);
+    else if (k == "--contexts")
+      contexts = v;
+    else if (k == "--depths")
+      depths = v;
+    else if (k == "--steps")
+      steps = std::stoll(v);
+    else if (k == "--json")
+      json_out = v;
+    else {
+      std::fprintf(stderr, "unknown option %s\n", k.c_str());
+      return 2;
+    }
+  }
+  int threads = init_threads(0);
+  c10::InferenceMode guard;
+  auto model = serve::HybridModel::load(run);
+  auto [read_bw, copy_bw] = memory_bandwidth();
+  std::printf("machine: %d threads; memory bandwidth: read %.1f GB/s, copy %.1f GB/s\n", threads,
+              read_bw / 1e9, copy_bw / 1e9);
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& ctx_text : split(contexts)) {
+    int64_t context = std::stoll(ctx_text);
+    double teacher_seconds = 0, teacher_bytes = 0;
+    std::printf(
+        "\n| context | depth | layers converted | step ms | tokens/s | x teacher | bytes/step (MB) "
+        "| bound x teacher | step ms at read bandwidth |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (const auto& frac_text : split(depths)) {
+      double frac = std::stod(frac_text);
+      auto depth =
+          static_cast<int64_t>(std::lround(frac * static_cast<double>(model->max_depth())));
+      model::LlamaForCausalLMImpl& m = model->at_depth(depth);
+      serve::BatchCache cache = synthetic_cache(m, batch, context, steps + 2);
+      at::Tensor ids = at::randint(3, m.config().vocab_size, {batch, 1}, at::kLong);
+      auto step = [&] {
+        m.forward(ids, cache.columns(), &cache.cache(), model::LogitsFor::kLast, cache.pad());
+        cache.advance();
+      };
+      step();  // warm-up
+      auto t = Clock::now();
+      for (int64_t s = 0; s < steps; ++s) step();
+      double per_step = seconds_since(t) / static_cast<double>(steps);
+      double bytes = step_bytes(m, batch, context);
+      if (depth == 0) teacher_seconds = per_step, teacher_bytes = bytes;
+      double speedup = teacher_seconds > 0 ? teacher_seconds / per_step : 0;
+      double bound = teacher_bytes > 0 ? teacher_bytes / bytes : 0;
+      std::printf("| %lld | %.0f%% | %lld/%lld | %.1f | %.1f | %.2fx | %.0f | %.2fx | %.1f |\n",
+                  static_cast<long long>(context), 100 * frac, static_cast<long long>(depth),
+                  static_cast<long long>(m.num_layers()), per_step * 1e3,
+                  static_cast<double>(batch) / per_step, speedup, bytes / 1e6, bound,
+                  bytes / read_bw * 1e3);
+      std::fflush(stdout);
+      rows.push_back({{"context", context},
+                      {"depth_fraction", frac},
+                      {"depth", depth},
+                      {"step_seconds", per_step},
+                      {"tokens_per_second", batch / per_step},
+                      {"speedup", speedup},
+                      {"bytes_per_step", bytes},
+                      {"bound", bound}});
+    }
+  }
+  if (!json_out.empty()) {
+    std::ofstream(json_out) << nlohmann::json{
+        {"batch", batch},
+        {"threads", threads},
+        {"read_bandwidth", read_bw},
+        {"copy_bandwidth", copy_bw},
+        {"rows", rows}}.dump(1);
+  }
+  return 0;
+}
