@@ -33,6 +33,8 @@ serve::ControllerConfig controller_config(const cxxopts::ParseResult& p,
   c.queue_high = p["queue-high"].as<int64_t>();
   c.queue_low = p["queue-low"].as<int64_t>();
   c.cooldown_s = p["cooldown"].as<double>();
+  c.step = p["depth-step"].as<int64_t>();
+  DSLA_CHECK(c.step >= 1, "--depth-step {} must be at least 1", c.step);
   c.queued_tokens_high = p["queued-tokens-high"].as<int64_t>();
   c.cache_pressure_high = p["cache-pressure-high"].as<double>();
   c.tpot_slo_ms = p["tpot-slo-ms"].as<double>();
@@ -74,6 +76,7 @@ int run_serve(int argc, char** argv) {
       ("queue-high", "deeper when more requests than this wait", cxxopts::value<int64_t>()->default_value("8"))
       ("queue-low", "shallower only when fewer than this wait", cxxopts::value<int64_t>()->default_value("2"))
       ("cooldown", "seconds between depth changes", cxxopts::value<double>()->default_value("5"))
+      ("depth-step", "layers converted or restored per depth change", cxxopts::value<int64_t>()->default_value("1"))
       ("queued-tokens-high", "deeper above this many queued prompt tokens (0 = off)", cxxopts::value<int64_t>()->default_value("0"))
       ("cache-pressure-high", "deeper above this reserved/budget fraction (0 = off)", cxxopts::value<double>()->default_value("0"))
       ("tpot-slo-ms", "deeper when p99 time per output token exceeds this (0 = off)", cxxopts::value<double>()->default_value("0"))
@@ -126,6 +129,7 @@ int run_serve(int argc, char** argv) {
   engine.shutdown(std::chrono::milliseconds(
       static_cast<int64_t>((*parsed)["drain-seconds"].as<double>() * 1000)));
   engine.join();
+  server.drain(std::chrono::seconds(5));  // the last chunks of streams the shutdown ended
   server.stop();
   http.join();
   std::cerr << "[serve] stopped\n";

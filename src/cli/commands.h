@@ -12,5 +12,6 @@ int run_distill(int argc, char** argv);
 int run_export(int argc, char** argv);
 int run_eval(int argc, char** argv);
 int run_serve(int argc, char** argv);
+int run_bench(int argc, char** argv);
 
 }  // namespace dsla::cli

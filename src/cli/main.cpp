@@ -27,6 +27,7 @@ constexpr Command kCommands[] = {
     {"export", dsla::cli::run_export, "write a distilled model as an HF-style directory"},
     {"eval", dsla::cli::run_eval, "evaluate QA, summarization, multiple choice, perplexity tasks"},
     {"serve", dsla::cli::run_serve, "serve a run or model over HTTP, deeper conversion under load"},
+    {"bench", dsla::cli::run_bench, "load-test a running server: throughput, TTFT, TPOT, depth"},
 };
 
 void print_usage() {

@@ -182,17 +182,20 @@ nlohmann::json stream_chunk(const ApiRequest& api, const std::string& text,
           {"choices", {choice}}};
 }
 
+std::string json_text(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string error_body(const ApiError& e) {
   const char* type = e.status == 400   ? "invalid_request_error"
                      : e.status == 503 ? "unavailable"
                      : e.status == 404 ? "not_found"
                                        : "server_error";
-  return nlohmann::json{{"error",
-                         {{"message", e.message},
-                          {"type", type},
-                          {"param", e.param.empty() ? nlohmann::json() : nlohmann::json(e.param)},
-                          {"code", nullptr}}}}
-      .dump();
+  return json_text({{"error",
+                     {{"message", e.message},
+                      {"type", type},
+                      {"param", e.param.empty() ? nlohmann::json() : nlohmann::json(e.param)},
+                      {"code", nullptr}}}});
 }
 
 }  // namespace dsla::serve

@@ -41,6 +41,10 @@ nlohmann::json final_response(const ApiRequest& api, const RequestState& r,
 nlohmann::json stream_chunk(const ApiRequest& api, const std::string& text,
                             const std::string& finish_reason, bool first,
                             const std::string& model_name, const std::string& id, int64_t created);
+/// `j` as compact JSON text; invalid UTF-8 (a model can emit part of a character, a client can send
+/// any bytes) becomes U+FFFD instead of an exception.
+std::string json_text(const nlohmann::json& j, int indent = -1);
+
 /// {"error": {"message", "type", "param", "code"}}.
 std::string error_body(const ApiError& e);
 

@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <ctime>
+#include <thread>
 
 #include "core/error.h"
 #include "serve/api.h"
@@ -17,6 +19,7 @@ struct HttpServer::Impl {
   ChatTemplate chat;
   ServerOptions options;
   httplib::Server server;
+  std::atomic<int> open_completions{0};  ///< handlers and streams not yet done writing
 
   Impl(Engine& e, ChatTemplate c, ServerOptions o)
       : engine(e), chat(std::move(c)), options(std::move(o)) {}
@@ -45,15 +48,54 @@ void HttpServer::Impl::completions(const httplib::Request& req, httplib::Respons
   } catch (const Error& e) {
     return send_error(res, {engine.accepting() ? 400 : 503, e.what(), ""});
   }
+  ++open_completions;
   std::string id = fmt::format("{}-{}", is_chat ? "chatcmpl" : "cmpl", state->id());
   auto created = static_cast<int64_t>(std::time(nullptr));
   if (api.stream) return stream(res, api, state, id, created);
   RequestEvent event;
   while (!(state->wait_event(event, std::chrono::seconds(1)) && event.finished)) {
   }
-  res.set_content(final_response(api, *state, engine.model().name(), id, created).dump(),
+  res.set_content(json_text(final_response(api, *state, engine.model().name(), id, created)),
                   "application/json");
+  --open_completions;
 }
+
+namespace {
+
+/// Waits briefly for the request's next event and writes it as one SSE chunk (plus [DONE] at the
+/// end); false when the client is gone.
+bool write_stream_event(RequestState& state, const ApiRequest& api, bool& first,
+                        const std::string& model, const std::string& id, int64_t created,
+                        httplib::DataSink& sink) {
+  if (!sink.is_writable()) {
+    state.cancel();
+    return false;
+  }
+  RequestEvent event;
+  if (!state.wait_event(event, std::chrono::milliseconds(200))) return true;
+  if (!event.text.empty() || event.finished || first) {
+    std::string reason = event.finished ? event.finish_reason : "";
+    nlohmann::json chunk = stream_chunk(api, event.text, reason, first, model, id, created);
+    if (event.finished) {
+      chunk["dsla"] = {{"depth", state.depth},
+                       {"completion_tokens", static_cast<int64_t>(state.output().size())}};
+    }
+    std::string data = "data: " + json_text(chunk) + "\n\n";
+    first = false;
+    if (!sink.write(data.data(), data.size())) {
+      state.cancel();
+      return false;
+    }
+  }
+  if (event.finished) {
+    static const std::string kDone = "data: [DONE]\n\n";
+    sink.write(kDone.data(), kDone.size());
+    sink.done();
+  }
+  return true;
+}
+
+}  // namespace
 
 void HttpServer::Impl::stream(httplib::Response& res, const ApiRequest& api,
                               const std::shared_ptr<RequestState>& state, const std::string& id,
@@ -64,32 +106,16 @@ void HttpServer::Impl::stream(httplib::Response& res, const ApiRequest& api,
   res.set_chunked_content_provider(
       "text/event-stream",
       [state, api, first, model, id, created](size_t, httplib::DataSink& sink) {
-        if (!sink.is_writable()) {
-          state->cancel();
+        try {
+          return write_stream_event(*state, api, *first, model, id, created, sink);
+        } catch (const std::exception&) {
+          state->cancel();  // never let an error escape into the connection thread
           return false;
         }
-        RequestEvent event;
-        if (!state->wait_event(event, std::chrono::milliseconds(200))) return true;
-        if (!event.text.empty() || event.finished || *first) {
-          std::string reason = event.finished ? event.finish_reason : "";
-          std::string data =
-              "data: " + stream_chunk(api, event.text, reason, *first, model, id, created).dump() +
-              "\n\n";
-          *first = false;
-          if (!sink.write(data.data(), data.size())) {
-            state->cancel();
-            return false;
-          }
-        }
-        if (event.finished) {
-          static const std::string kDone = "data: [DONE]\n\n";
-          sink.write(kDone.data(), kDone.size());
-          sink.done();
-        }
-        return true;
       },
-      [state](bool success) {
+      [this, state](bool success) {
         if (!success) state->cancel();  // the client went away: free the slot
+        --open_completions;
       });
 }
 
@@ -105,10 +131,11 @@ void HttpServer::Impl::routes() {
                         {"model", engine.model().name()},
                         {"depth", s.depth},
                         {"max_depth", s.max_depth},
+                        {"vocab_size", engine.model().config().vocab_size},
                         {"running", s.running},
                         {"queued", s.queued}};
     r.status = engine.accepting() ? 200 : 503;
-    r.set_content(j.dump(), "application/json");
+    r.set_content(json_text(j), "application/json");
   });
   server.Get("/metrics", [this](const httplib::Request&, httplib::Response& r) {
     r.set_content(prometheus_text(engine.stats()), "text/plain; version=0.0.4");
@@ -158,6 +185,13 @@ int HttpServer::bind() {
 
 void HttpServer::serve() {
   impl_->server.listen_after_bind();
+}
+
+void HttpServer::drain(std::chrono::milliseconds max) {
+  auto deadline = std::chrono::steady_clock::now() + max;
+  while (impl_->open_completions > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 void HttpServer::stop() {

@@ -25,6 +25,9 @@ class HttpServer {
   int bind();
   /// Serves connections until stop() (blocks the calling thread).
   void serve();
+  /// Waits (up to `max`) until every open completion has sent its last byte: call after the
+  /// engine has ended all requests, before stop().
+  void drain(std::chrono::milliseconds max);
   /// Stops serving; open connections are closed.
   void stop();
 

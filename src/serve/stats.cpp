@@ -93,14 +93,6 @@ void StatsRecorder::fill(EngineStats& out) const {
 
 std::string prometheus_text(const EngineStats& s) {
   std::string t;
-  auto gauge = [&](const char* name, const char* help, double value) {
-    t += fmt::format("# HELP dsla_{0} {1}\n# TYPE dsla_{0} gauge\ndsla_{0} {2}\n", name, help,
-                     value);
-  };
-  auto counter = [&](const char* name, const char* help, double value) {
-    t += fmt::format("# HELP dsla_{0} {1}\n# TYPE dsla_{0} counter\ndsla_{0} {2}\n", name, help,
-                     value);
-  };
   auto summary = [&](const char* name, const char* help, const LatencySummary& l) {
     t += fmt::format("# HELP dsla_{0} {1} (last 60 s)\n# TYPE dsla_{0} summary\n", name, help);
     for (auto [q, v] : {std::pair{"0.5", l.p50}, {"0.9", l.p90}, {"0.99", l.p99}}) {
@@ -109,25 +101,32 @@ std::string prometheus_text(const EngineStats& s) {
     t += fmt::format("dsla_{}_sum {}\ndsla_{}_count {}\n", name,
                      l.mean * static_cast<double>(l.count) / 1000.0, name, l.count);
   };
-  gauge("queue_requests", "requests waiting for admission", static_cast<double>(s.queued));
-  gauge("prefill_requests", "requests being prefilled", static_cast<double>(s.prefilling));
-  gauge("running_requests", "requests decoding", static_cast<double>(s.running));
-  gauge("depth", "conversion depth given to newly admitted requests", static_cast<double>(s.depth));
-  gauge("depth_ceiling", "deepest depth allowed (model and quality guard)",
-        static_cast<double>(s.ceiling));
-  gauge("cache_bytes", "bytes held by running requests' caches",
-        static_cast<double>(s.cache_bytes));
-  gauge("cache_reserved_bytes", "cache bytes reserved by admitted requests",
-        static_cast<double>(s.reserved_bytes));
-  gauge("cache_budget_bytes", "cache budget (0 = none)", static_cast<double>(s.cache_budget_bytes));
-  gauge("generation_tokens_per_second", "generated tokens per second over the last 10 s",
-        s.tokens_per_second);
-  counter("prompt_tokens_total", "prompt tokens prefilled",
-          static_cast<double>(s.prompt_tokens_total));
-  counter("generation_tokens_total", "tokens generated",
-          static_cast<double>(s.generated_tokens_total));
-  counter("depth_changes_total", "depth changes by the controller",
-          static_cast<double>(s.depth_changes_total));
+  struct Metric {
+    const char *type, *name, *help;
+    double value;
+  };
+  auto d = [](int64_t v) { return static_cast<double>(v); };
+  const Metric metrics[] = {
+      {"gauge", "queue_requests", "requests waiting for admission", d(s.queued)},
+      {"gauge", "prefill_requests", "requests being prefilled", d(s.prefilling)},
+      {"gauge", "running_requests", "requests decoding", d(s.running)},
+      {"gauge", "depth", "conversion depth given to newly admitted requests", d(s.depth)},
+      {"gauge", "depth_ceiling", "deepest depth allowed (model and quality guard)", d(s.ceiling)},
+      {"gauge", "cache_bytes", "bytes held by running requests' caches", d(s.cache_bytes)},
+      {"gauge", "cache_reserved_bytes", "cache bytes reserved by admitted requests",
+       d(s.reserved_bytes)},
+      {"gauge", "cache_budget_bytes", "cache budget (0 = none)", d(s.cache_budget_bytes)},
+      {"gauge", "generation_tokens_per_second", "generated tokens per second over the last 10 s",
+       s.tokens_per_second},
+      {"counter", "prompt_tokens_total", "prompt tokens prefilled", d(s.prompt_tokens_total)},
+      {"counter", "generation_tokens_total", "tokens generated", d(s.generated_tokens_total)},
+      {"counter", "depth_changes_total", "depth changes by the controller",
+       d(s.depth_changes_total)},
+  };
+  for (const Metric& m : metrics) {
+    t += fmt::format("# HELP dsla_{1} {2}\n# TYPE dsla_{1} {0}\ndsla_{1} {3}\n", m.type, m.name,
+                     m.help, m.value);
+  }
   t += "# HELP dsla_requests_finished_total requests finished, by reason\n"
        "# TYPE dsla_requests_finished_total counter\n";
   for (const auto& [reason, n] : s.finished_total) {

@@ -91,3 +91,13 @@ TEST(ChatTemplate, RefusesTemplatesItCannotRender) {
     EXPECT_NE(e.message.find("/v1/completions"), std::string::npos) << e.message;
   }
 }
+
+TEST(Api, InvalidUtf8FromTheModelBecomesReplacementCharacters) {
+  // A byte-level model can emit a lone continuation byte; the JSON must still be written.
+  ApiRequest api;
+  nlohmann::json chunk = stream_chunk(api, "\xBA ok \xE2\x82", "", true, "m", "id", 0);
+  std::string text;
+  ASSERT_NO_THROW(text = json_text(chunk));
+  EXPECT_EQ(nlohmann::json::parse(text)["choices"][0]["text"], "\xEF\xBF\xBD ok \xEF\xBF\xBD");
+  EXPECT_NO_THROW(error_body({400, "unknown field '\xFF'", "\xFF"}));
+}

@@ -36,6 +36,7 @@ struct ServerFixture : ::testing::Test {
   void TearDown() override {
     engine->shutdown(std::chrono::milliseconds(0));
     engine->join();
+    server->drain(std::chrono::seconds(5));
     server->stop();
     thread.join();
   }

@@ -1,0 +1,116 @@
+// Implementation of load recipes: YAML decoding, validation, and the planned arrivals.
+#include "serve/load_config.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "config/yaml_reader.h"
+#include "core/error.h"
+
+namespace dsla::serve {
+namespace fs = std::filesystem;
+
+namespace {
+
+void read_range(const YAML::Node& node, const std::string& name, LengthRange& out,
+                std::vector<std::string>& errors) {
+  config::SectionReader r(node, name, errors);
+  r.field("min", out.min);
+  r.field("max", out.max);
+  r.finish();
+  if (out.min < 1 || out.max < out.min) {
+    errors.push_back(fmt::format("{}: need 1 <= min <= max (got {}..{})", name, out.min, out.max));
+  }
+}
+
+}  // namespace
+
+LoadConfig load_load_config(const fs::path& path, const std::vector<std::string>& overrides) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path.string());
+    for (const auto& o : overrides) {
+      auto eq = o.find('=');
+      DSLA_CHECK(eq != std::string::npos, "--set '{}': expected key=value", o);
+      root[o.substr(0, eq)] = YAML::Load(o.substr(eq + 1));
+    }
+  } catch (const YAML::Exception& e) {
+    DSLA_FAIL("{}: {}", path.string(), e.what());
+  }
+  LoadConfig c;
+  std::vector<std::string> errors;
+  config::SectionReader r(root, path.filename().string(), errors);
+  r.field("arrivals", c.arrivals);
+  r.field("trace", c.trace);
+  r.field("slo_tpot_ms", c.slo_tpot_ms);
+  r.field("timeout_s", c.timeout_s);
+  r.field("seed", c.seed);
+  r.nested("phases");
+  r.nested("prompt_tokens");
+  r.nested("max_tokens");
+  r.finish();
+  if (root["phases"]) {
+    if (!root["phases"].IsSequence()) errors.push_back("phases: expected a list");
+    for (size_t i = 0; root["phases"].IsSequence() && i < root["phases"].size(); ++i) {
+      LoadPhase p;
+      std::string name = fmt::format("phases[{}]", i);
+      config::SectionReader pr(root["phases"][i], name, errors);
+      pr.field("rate", p.rate);
+      pr.field("seconds", p.seconds);
+      pr.finish();
+      if (p.rate <= 0 || p.seconds <= 0) errors.push_back(name + ": rate and seconds must be > 0");
+      c.phases.push_back(p);
+    }
+  }
+  read_range(root["prompt_tokens"], "prompt_tokens", c.prompt_tokens, errors);
+  read_range(root["max_tokens"], "max_tokens", c.max_tokens, errors);
+  if (c.arrivals == "poisson" && c.phases.empty()) errors.push_back("poisson arrivals need phases");
+  if (c.arrivals == "trace" && c.trace.empty()) errors.push_back("trace arrivals need 'trace'");
+  if (c.arrivals != "poisson" && c.arrivals != "trace") {
+    errors.push_back(fmt::format("arrivals: '{}' is not poisson or trace", c.arrivals));
+  }
+  if (c.timeout_s <= 0) errors.push_back("timeout_s must be > 0");
+  DSLA_CHECK(errors.empty(), "{}: {}", path.string(), fmt::join(errors, "; "));
+  return c;
+}
+
+std::vector<PlannedRequest> plan_requests(const LoadConfig& c) {
+  std::vector<PlannedRequest> out;
+  std::mt19937_64 rng(c.seed);
+  auto length = [&](const LengthRange& r) {
+    return std::uniform_int_distribution<int64_t>(r.min, r.max)(rng);
+  };
+  if (c.arrivals == "trace") {
+    std::ifstream in(c.trace);
+    DSLA_CHECK(in.good(), "{}: cannot open the trace", c.trace);
+    std::string line;
+    for (int64_t n = 1; std::getline(in, line); ++n) {
+      if (line.empty()) continue;
+      try {
+        auto j = nlohmann::json::parse(line);
+        out.push_back({j.at("t").get<double>(), j.at("prompt_tokens").get<int64_t>(),
+                       j.at("max_tokens").get<int64_t>()});
+      } catch (const nlohmann::json::exception& e) {
+        DSLA_FAIL("{}:{}: {}", c.trace, n, e.what());
+      }
+    }
+    std::stable_sort(out.begin(), out.end(),
+                     [](const auto& a, const auto& b) { return a.at_s < b.at_s; });
+    return out;
+  }
+  double start = 0;
+  for (const auto& phase : c.phases) {
+    std::exponential_distribution<double> gap(phase.rate);
+    for (double t = start + gap(rng); t < start + phase.seconds; t += gap(rng)) {
+      out.push_back({t, length(c.prompt_tokens), length(c.max_tokens)});
+    }
+    start += phase.seconds;
+  }
+  return out;
+}
+
+}  // namespace dsla::serve

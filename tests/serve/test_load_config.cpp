@@ -1,0 +1,70 @@
+// Tests of load recipes for dsla bench: decoding with every error at once, deterministic Poisson
+// ramps whose request counts follow the rates, traces.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "core/error.h"
+#include "serve/load_config.h"
+#include "support/test_paths.h"
+
+using namespace dsla::serve;
+
+TEST(LoadConfig, PoissonRampFollowsItsRatesAndIsDeterministic) {
+  auto dir = dsla::testing::make_temp_dir("load");
+  std::ofstream(dir / "ramp.yaml") << "arrivals: poisson\n"
+                                      "phases:\n  - {rate: 2, seconds: 100}\n"
+                                      "  - {rate: 20, seconds: 100}\n"
+                                      "prompt_tokens: {min: 10, max: 20}\n"
+                                      "max_tokens: {min: 4, max: 4}\nseed: 3\n";
+  LoadConfig c = load_load_config(dir / "ramp.yaml");
+  auto plan = plan_requests(c);
+  EXPECT_EQ(plan_requests(c).size(), plan.size());
+  int64_t first = 0, second = 0;
+  for (const auto& r : plan) {
+    (r.at_s < 100 ? first : second)++;
+    EXPECT_GE(r.prompt_tokens, 10);
+    EXPECT_LE(r.prompt_tokens, 20);
+    EXPECT_EQ(r.max_tokens, 4);
+  }
+  // Poisson counts: mean 200 and 2000, standard deviation ~14 and ~45.
+  EXPECT_NEAR(static_cast<double>(first), 200, 60);
+  EXPECT_NEAR(static_cast<double>(second), 2000, 200);
+  EXPECT_TRUE(std::is_sorted(plan.begin(), plan.end(),
+                             [](const auto& a, const auto& b) { return a.at_s < b.at_s; }));
+  c.seed = 4;
+  EXPECT_NE(plan_requests(c).front().at_s, plan.front().at_s);
+}
+
+TEST(LoadConfig, ReportsEveryProblemAtOnce) {
+  auto dir = dsla::testing::make_temp_dir("load_bad");
+  std::ofstream(dir / "bad.yaml") << "arrivals: poisson\nphases:\n  - {rate: -1, seconds: 5}\n"
+                                     "prompt_tokens: {min: 50, max: 10}\nmax_token: 3\n";
+  try {
+    load_load_config(dir / "bad.yaml");
+    ADD_FAILURE() << "a bad recipe was accepted";
+  } catch (const dsla::Error& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("bad.yaml"), std::string::npos) << m;
+    EXPECT_NE(m.find("phases[0]: rate and seconds must be > 0"), std::string::npos) << m;
+    EXPECT_NE(m.find("prompt_tokens: need 1 <= min <= max"), std::string::npos) << m;
+    EXPECT_NE(m.find("unknown key 'max_token'"), std::string::npos) << m;
+  }
+  EXPECT_THROW(load_load_config(dir / "missing.yaml"), dsla::Error);
+}
+
+TEST(LoadConfig, TraceArrivals) {
+  auto dir = dsla::testing::make_temp_dir("load_trace");
+  std::ofstream(dir / "t.jsonl") << R"({"t": 2.5, "prompt_tokens": 30, "max_tokens": 5})"
+                                 << "\n"
+                                 << R"({"t": 0.5, "prompt_tokens": 10, "max_tokens": 7})"
+                                 << "\n";
+  std::ofstream(dir / "trace.yaml")
+      << "arrivals: trace\ntrace: " << (dir / "t.jsonl").string() << "\n";
+  auto plan = plan_requests(load_load_config(dir / "trace.yaml"));
+  ASSERT_EQ(plan.size(), 2u);
+  EXPECT_DOUBLE_EQ(plan[0].at_s, 0.5);
+  EXPECT_EQ(plan[1].prompt_tokens, 30);
+  std::ofstream(dir / "t.jsonl") << "{\"t\": 1}\n";
+  EXPECT_THROW(plan_requests(load_load_config(dir / "trace.yaml")), dsla::Error);
+}
