@@ -68,3 +68,14 @@ TEST(LoadConfig, TraceArrivals) {
   std::ofstream(dir / "t.jsonl") << "{\"t\": 1}\n";
   EXPECT_THROW(plan_requests(load_load_config(dir / "trace.yaml")), dsla::Error);
 }
+
+TEST(LoadConfig, EveryLoadRecipeInTheRepositoryParses) {
+  int count = 0;
+  auto dir = dsla::testing::fixtures_dir().parent_path().parent_path() / "recipes" / "serve";
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() != ".yaml") continue;
+    ++count;
+    EXPECT_FALSE(plan_requests(load_load_config(e.path())).empty()) << e.path();
+  }
+  EXPECT_GE(count, 2);
+}

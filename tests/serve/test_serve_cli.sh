@@ -40,10 +40,10 @@ body = json.dumps({"prompt": "Once upon a time", "max_tokens": 400, "stream": Tr
 req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/v1/completions", body, {"Content-Type": "application/json"})
 for line in urllib.request.urlopen(req):
     if line.startswith(b"data: "):
-        print(line.decode().strip())
+        print(line.decode().strip(), flush=True)
 EOT
 client=$!
-sleep 0.3
+for _ in $(seq 100); do grep -q "data: " "$tmp/stream.out" 2>/dev/null && break; sleep 0.1; done
 kill -TERM "$server"
 wait "$server" || fail "dsla serve exited non-zero after SIGTERM: $(tail -3 "$tmp/serve1.log")"
 server=""
