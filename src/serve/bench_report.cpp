@@ -9,25 +9,18 @@
 #include "core/atomic_file.h"
 #include "report/plot.h"
 #include "serve/api.h"
+#include "serve/stats.h"
 
 namespace dsla::serve {
 namespace fs = std::filesystem;
 
 namespace {
 
-double percentile(std::vector<double> v, double q) {
-  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
-  if (v.empty()) return std::nan("");
-  std::sort(v.begin(), v.end());
-  auto i = static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
 nlohmann::json quantiles(const std::vector<double>& v) {
   auto num = [](double x) { return std::isnan(x) ? nlohmann::json() : nlohmann::json(x); };
-  return {{"p50", num(percentile(v, 0.5))},
-          {"p90", num(percentile(v, 0.9))},
-          {"p99", num(percentile(v, 0.99))}};
+  return {{"p50", num(quantile(v, 0.5))},
+          {"p90", num(quantile(v, 0.9))},
+          {"p99", num(quantile(v, 0.99))}};
 }
 
 nlohmann::json to_json(const RequestOutcome& r) {
@@ -83,7 +76,7 @@ nlohmann::json summarize(const LoadRun& run, const LoadConfig& config) {
       {"max_depth_seen", max_depth},
       {"mean_admitted_depth", mean_admitted}};
   if (config.slo_tpot_ms > 0) {
-    double p99 = percentile(tpot, 0.99);
+    double p99 = quantile(tpot, 0.99);
     s["slo_tpot_ms"] = config.slo_tpot_ms;
     s["slo_met"] = !std::isnan(p99) && p99 <= config.slo_tpot_ms;
     s["requests_within_slo"] = ok ? static_cast<double>(within_slo) / static_cast<double>(ok) : 0;

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace dsla::serve {
 namespace {
@@ -11,14 +12,21 @@ namespace {
 constexpr auto kWindow = std::chrono::seconds(60);
 constexpr auto kRateWindow = std::chrono::seconds(10);
 
+/// quantile() with 0 for no samples (what the metrics show before the first request).
+double quantile_or_zero(const std::vector<double>& v, double q) {
+  double x = quantile(v, q);
+  return std::isnan(x) ? 0 : x;
+}
+
+}  // namespace
+
 double quantile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
+  if (v.empty()) return std::nan("");
   std::sort(v.begin(), v.end());
   auto i = static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
   return v[std::min(i, v.size() - 1)];
 }
-
-}  // namespace
 
 void StatsRecorder::trim(std::deque<Sample>& d) const {
   auto cutoff = Clock::now() - kWindow;
@@ -34,9 +42,9 @@ LatencySummary StatsRecorder::summarise(const std::deque<Sample>& d) {
   double sum = 0;
   for (double x : v) sum += x;
   s.mean = sum / static_cast<double>(v.size());
-  s.p50 = quantile(v, 0.5);
-  s.p90 = quantile(v, 0.9);
-  s.p99 = quantile(v, 0.99);
+  s.p50 = quantile_or_zero(v, 0.5);
+  s.p90 = quantile_or_zero(v, 0.9);
+  s.p99 = quantile_or_zero(v, 0.99);
   return s;
 }
 
@@ -67,7 +75,7 @@ double StatsRecorder::p99_tpot_ms() const {
   trim(tpot_);
   std::vector<double> v;
   for (const auto& x : tpot_) v.push_back(x.value);
-  return quantile(v, 0.99);
+  return quantile_or_zero(v, 0.99);
 }
 
 void StatsRecorder::fill(EngineStats& out) const {

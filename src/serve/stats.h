@@ -12,6 +12,9 @@
 
 namespace dsla::serve {
 
+/// The q-quantile (nearest rank) of `values`, NaNs ignored; NaN when none is left.
+double quantile(std::vector<double> values, double q);
+
 /// Quantiles of recent samples.
 struct LatencySummary {
   int64_t count = 0;
