@@ -45,17 +45,16 @@ int run_distill(int argc, char** argv) {
   }
   config::Recipe r = load_recipe_from_options(*parsed);
   std::unique_ptr<dist::Group> group;
+  distill::DistillOptions o;
   if (auto env = dist::environment_from_variables()) {
     dist::GroupOptions group_options;
     group_options.timeout = timeout;
     group = std::make_unique<dist::Group>(*env, group_options);
-  }
-  distill::DistillOptions o;
-  if (group && r.run.threads == 0) {
-    // The ranks on one machine share its cores.
-    int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    o.threads =
-        std::max(1, cores / std::max(1, dist::environment_from_variables()->local_world_size));
+    if (r.run.threads == 0) {
+      // The ranks on one machine share its cores.
+      int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+      o.threads = std::max(1, cores / std::max(1, env->local_world_size));
+    }
   }
   o.resume = parsed->count("resume") != 0;
   o.group = group.get();

@@ -28,21 +28,6 @@ void forward_signal(int sig) {
   }
 }
 
-/// A TCP port on 127.0.0.1 nobody listens on right now (the kernel's pick).
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  DSLA_CHECK(fd >= 0, "--nproc: cannot open a socket to find a free port");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-            ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  ::close(fd);
-  DSLA_CHECK(ok, "--nproc: cannot find a free port on 127.0.0.1");
-  return ntohs(addr.sin_port);
-}
-
 pid_t start_rank(int rank, int nproc, int port, const std::vector<std::string>& args) {
   pid_t pid = ::fork();
   DSLA_CHECK(pid >= 0, "--nproc: cannot start rank {} (fork failed)", rank);
@@ -71,6 +56,20 @@ int exit_code(int status) {
 
 }  // namespace
 
+int free_loopback_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  DSLA_CHECK(fd >= 0, "cannot open a socket to find a free port");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  ::close(fd);
+  DSLA_CHECK(ok, "cannot find a free port on 127.0.0.1");
+  return ntohs(addr.sin_port);
+}
+
 std::vector<std::string> strip_nproc(const std::vector<std::string>& args, int& nproc) {
   std::vector<std::string> out;
   nproc = 0;
@@ -97,7 +96,7 @@ std::vector<std::string> strip_nproc(const std::vector<std::string>& args, int& 
 int launch_local_ranks(int nproc, const std::vector<std::string>& args,
                        std::chrono::milliseconds grace) {
   DSLA_CHECK(nproc >= 1 && nproc <= kMaxRanks, "--nproc {} must be in [1, {}]", nproc, kMaxRanks);
-  int port = free_port();
+  int port = free_loopback_port();
   std::fprintf(stderr, "[launcher] starting %d ranks (rendezvous 127.0.0.1:%d)\n", nproc, port);
   struct sigaction action {};
   action.sa_handler = forward_signal;

@@ -11,6 +11,10 @@ namespace dsla::dist {
 /// (0 when absent). Throws dsla::Error when the value is not a positive integer.
 std::vector<std::string> strip_nproc(const std::vector<std::string>& args, int& nproc);
 
+/// A TCP port on 127.0.0.1 nobody listens on right now (the kernel's pick). Throws dsla::Error
+/// when none can be found.
+int free_loopback_port();
+
 /// Runs `nproc` copies of this program with `args` (args[0] is ignored: the running executable is
 /// used) as the ranks of one job: RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR
 /// (127.0.0.1) and MASTER_PORT (a free port) set for each. SIGINT and SIGTERM are passed on to the

@@ -243,25 +243,16 @@ void Engine::decode_step(int64_t depth, Cohort& cohort) {
 
 EngineStats Engine::stats() const {
   EngineStats s;
-  recorder_.fill(s);
-  std::lock_guard<std::mutex> lock(mutex_);
-  s = [&] {
-    EngineStats g = gauges_;
-    g.prompt_tokens_total = s.prompt_tokens_total;
-    g.generated_tokens_total = s.generated_tokens_total;
-    g.finished_total = s.finished_total;
-    g.depth_changes_total = s.depth_changes_total;
-    g.tokens_per_second = s.tokens_per_second;
-    g.ttft_ms = s.ttft_ms;
-    g.tpot_ms = s.tpot_ms;
-    g.e2e_ms = s.e2e_ms;
-    return g;
-  }();
-  s.queued = static_cast<int64_t>(queue_.size());
-  s.depth = controller_.depth();
-  s.ceiling = controller_.ceiling();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    s = gauges_;
+    s.queued = static_cast<int64_t>(queue_.size());
+    s.depth = controller_.depth();
+    s.ceiling = controller_.ceiling();
+  }
   s.max_depth = model_.max_depth();
   s.cache_budget_bytes = options_.cache_budget_bytes;
+  recorder_.fill(s);  // the counters and latency summaries
   return s;
 }
 

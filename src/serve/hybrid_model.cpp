@@ -57,8 +57,7 @@ model::LlamaForCausalLMImpl& HybridModel::at_depth(int64_t depth) {
   DSLA_CHECK(depth >= min_depth_ && depth <= max_depth(), "depth {} is outside [{}, {}]", depth,
              min_depth_, max_depth());
   if (depth != depth_) {
-    std::vector<bool> converted(static_cast<size_t>(num_layers()), false);
-    for (int64_t k = 0; k < depth; ++k) converted[static_cast<size_t>(order_[k])] = true;
+    std::vector<bool> converted = converted_at(depth);
     for (int64_t i = 0; i < num_layers(); ++i) {
       auto& module = converted[static_cast<size_t>(i)] ? converted_ : softmax_;
       model_->layer(i).set_attention(module[static_cast<size_t>(i)]);
@@ -68,9 +67,14 @@ model::LlamaForCausalLMImpl& HybridModel::at_depth(int64_t depth) {
   return *model_;
 }
 
-int64_t HybridModel::cache_bytes(int64_t depth, int64_t tokens) const {
+std::vector<bool> HybridModel::converted_at(int64_t depth) const {
   std::vector<bool> converted(static_cast<size_t>(num_layers()), false);
   for (int64_t k = 0; k < depth; ++k) converted[static_cast<size_t>(order_[k])] = true;
+  return converted;
+}
+
+int64_t HybridModel::cache_bytes(int64_t depth, int64_t tokens) const {
+  std::vector<bool> converted = converted_at(depth);
   int64_t bytes = 0;
   for (int64_t i = 0; i < num_layers(); ++i) {
     const auto& module = converted[static_cast<size_t>(i)] ? converted_ : softmax_;

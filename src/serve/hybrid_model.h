@@ -37,6 +37,8 @@ class HybridModel {
 
  private:
   HybridModel() = default;
+  /// Per layer: whether it is converted at `depth`.
+  std::vector<bool> converted_at(int64_t depth) const;
   model::LlamaForCausalLM model_{nullptr};
   std::unique_ptr<Tokenizer> tokenizer_;
   std::filesystem::path tokenizer_dir_;

@@ -2,9 +2,6 @@
 // (all-reduce, broadcast, run_on_main with its error passed on), and the environment parser.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <future>
@@ -16,22 +13,10 @@
 namespace dsla::dist {
 namespace {
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 /// Runs `body(group)` as ranks 0 and 1 of a loopback job; returns each rank's result.
 template <typename Body>
 auto two_ranks(Body body) {
-  int port = free_port();
+  int port = free_loopback_port();
   auto rank = [&](int r) {
     Environment env;
     env.rank = r;
