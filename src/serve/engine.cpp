@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "serve/mixed_decode.h"
 
 namespace dsla::serve {
 namespace {
@@ -137,40 +138,44 @@ void Engine::finish_and_release(Running& r, const std::string& reason) {
 
 void Engine::admit() {
   std::lock_guard<std::mutex> lock(mutex_);
-  int64_t busy = static_cast<int64_t>(prefills_.size());
-  for (const auto& [depth, cohort] : cohorts_) busy += static_cast<int64_t>(cohort.rows.size());
-  while (!queue_.empty() && busy < options_.max_batch && !stopping_) {
-    std::shared_ptr<RequestState> r = queue_.front();
-    if (r->cancelled()) {
-      queue_.pop_front();
-      r->finish("cancelled");
-      recorder_.finished("cancelled", ms_between(r->submitted, Clock::now()));
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if (!(*it)->cancelled()) {
+      ++it;
       continue;
     }
-    int64_t depth = controller_.depth();
-    auto tokens = static_cast<int64_t>(r->params().prompt.size()) + r->params().max_tokens;
-    int64_t need = model_.cache_bytes(depth, tokens);
-    if (options_.cache_budget_bytes > 0 && reserved_bytes_ + need > options_.cache_budget_bytes &&
-        busy > 0) {
-      break;  // wait for running requests to free their cache
-    }
-    queue_.pop_front();
-    r->depth = depth;
-    Prefill p{Running{r, std::make_unique<model::Sampler>(r->params().sampling), 0, need},
-              model::InferenceCache(model_.num_layers()), 0};
-    reserved_bytes_ += need;
-    prefills_.push_back(std::move(p));
-    ++busy;
+    (*it)->finish("cancelled");
+    recorder_.finished("cancelled", ms_between((*it)->submitted, Clock::now()));
+    it = queue_.erase(it);
   }
+  // Prefill is serial, so the next request is admitted (and gets its depth) only when the previous
+  // prefill has ended: a depth change reaches every request whose computation has not started.
+  if (prefill_ || queue_.empty() || stopping_) return;
+  int64_t running = 0;
+  for (const auto& [depth, cohort] : cohorts_) running += static_cast<int64_t>(cohort.rows.size());
+  if (running >= options_.max_batch) return;
+  std::shared_ptr<RequestState> r = queue_.front();
+  int64_t depth = controller_.depth();
+  auto tokens = static_cast<int64_t>(r->params().prompt.size()) + r->params().max_tokens;
+  int64_t need = model_.cache_bytes(depth, tokens);
+  if (options_.cache_budget_bytes > 0 && reserved_bytes_ + need > options_.cache_budget_bytes &&
+      running > 0) {
+    return;  // wait for running requests to free their cache
+  }
+  queue_.pop_front();
+  r->depth = depth;
+  reserved_bytes_ += need;
+  prefill_.emplace(
+      Prefill{Running{r, std::make_unique<model::Sampler>(r->params().sampling), 0, need},
+              model::InferenceCache(model_.num_layers()), 0});
 }
 
 void Engine::prefill_step() {
-  if (prefills_.empty()) return;
-  Prefill& p = prefills_.front();
+  if (!prefill_) return;
+  Prefill& p = *prefill_;
   RequestState& r = *p.run.request;
   if (r.cancelled()) {
     finish_and_release(p.run, "cancelled");
-    prefills_.pop_front();
+    prefill_.reset();
     return;
   }
   const auto& prompt = r.params().prompt;
@@ -195,18 +200,19 @@ void Engine::prefill_step() {
     it->second.cache.append(std::move(p.cache), 1, total);
     it->second.rows.push_back(std::move(p.run));
   }
-  prefills_.pop_front();
+  prefill_.reset();
 }
 
-void Engine::decode_step(int64_t depth, Cohort& cohort) {
+void Engine::keep_rows(Cohort& cohort, const std::vector<int64_t>& keep) {
+  if (keep.size() == cohort.rows.size()) return;
+  std::vector<Running> rows;
+  for (int64_t i : keep) rows.push_back(std::move(cohort.rows[static_cast<size_t>(i)]));
+  cohort.rows = std::move(rows);
+  cohort.cache.keep_rows(at::tensor(keep, at::kLong));
+}
+
+void Engine::drop_cancelled(Cohort& cohort) {
   std::vector<int64_t> keep;
-  auto drop_rows = [&] {
-    if (keep.size() == cohort.rows.size()) return;
-    std::vector<Running> rows;
-    for (int64_t i : keep) rows.push_back(std::move(cohort.rows[static_cast<size_t>(i)]));
-    cohort.rows = std::move(rows);
-    cohort.cache.keep_rows(at::tensor(keep, at::kLong));
-  };
   for (size_t i = 0; i < cohort.rows.size(); ++i) {
     if (cohort.rows[i].request->cancelled()) {
       finish_and_release(cohort.rows[i], "cancelled");
@@ -214,20 +220,15 @@ void Engine::decode_step(int64_t depth, Cohort& cohort) {
       keep.push_back(static_cast<int64_t>(i));
     }
   }
-  drop_rows();
-  if (cohort.rows.empty()) return;
-  std::vector<int64_t> last;
-  for (const auto& r : cohort.rows) last.push_back(r.last);
-  auto b = static_cast<int64_t>(last.size());
-  at::Tensor ids = at::tensor(last, at::kLong).view({b, 1});
-  model::LlamaForCausalLMImpl& m = model_.at_depth(depth);
-  at::Tensor logits = m.forward(ids, cohort.cache.columns(), &cohort.cache.cache(),
-                                model::LogitsFor::kLast, cohort.cache.pad());  // [B, 1, V]
-  cohort.cache.advance();
-  keep.clear();
-  for (int64_t i = 0; i < b; ++i) {
-    Running& row = cohort.rows[static_cast<size_t>(i)];
-    int64_t token = row.sampler->next(logits.select(1, 0).narrow(0, i, 1)).item<int64_t>();
+  keep_rows(cohort, keep);
+}
+
+void Engine::take_tokens(Cohort& cohort, const at::Tensor& logits) {
+  std::vector<int64_t> keep;
+  for (size_t i = 0; i < cohort.rows.size(); ++i) {
+    Running& row = cohort.rows[i];
+    at::Tensor row_logits = logits.select(1, 0).narrow(0, static_cast<int64_t>(i), 1);  // [1, V]
+    int64_t token = row.sampler->next(row_logits).item<int64_t>();
     Clock::time_point previous = row.request->last_token;
     bool done = row.request->add_token(token);
     recorder_.token(ms_between(previous, row.request->last_token));
@@ -235,10 +236,33 @@ void Engine::decode_step(int64_t depth, Cohort& cohort) {
       finish_and_release(row, "");
     } else {
       row.last = token;
-      keep.push_back(i);
+      keep.push_back(static_cast<int64_t>(i));
     }
   }
-  drop_rows();
+  keep_rows(cohort, keep);
+}
+
+void Engine::decode_step() {
+  std::vector<DepthBatch> batches;
+  std::vector<Cohort*> stepped;
+  for (auto& [depth, cohort] : cohorts_) {
+    drop_cancelled(cohort);
+    if (cohort.rows.empty()) continue;
+    std::vector<int64_t> last;
+    for (const auto& r : cohort.rows) last.push_back(r.last);
+    auto b = static_cast<int64_t>(last.size());
+    batches.push_back({depth, at::tensor(last, at::kLong).view({b, 1}), &cohort.cache});
+    stepped.push_back(&cohort);
+  }
+  if (batches.empty()) return;
+  at::Tensor logits = decode_mixed(model_, batches);  // [sum of rows, 1, V]
+  int64_t offset = 0;
+  for (Cohort* cohort : stepped) {
+    auto b = static_cast<int64_t>(cohort->rows.size());
+    cohort->cache.advance();
+    take_tokens(*cohort, logits.narrow(0, offset, b));
+    offset += b;
+  }
 }
 
 EngineStats Engine::stats() const {
@@ -258,13 +282,13 @@ EngineStats Engine::stats() const {
 
 void Engine::publish_gauges() {
   EngineStats g;
-  g.prefilling = static_cast<int64_t>(prefills_.size());
+  g.prefilling = prefill_ ? 1 : 0;
   for (auto& [depth, cohort] : cohorts_) {
     g.running += static_cast<int64_t>(cohort.rows.size());
     g.running_by_depth[depth] = static_cast<int64_t>(cohort.rows.size());
     g.cache_bytes += cohort.cache.bytes();
   }
-  for (const auto& p : prefills_) g.cache_bytes += p.cache.bytes();
+  if (prefill_) g.cache_bytes += prefill_->cache.bytes();
   g.reserved_bytes = reserved_bytes_;
   std::lock_guard<std::mutex> lock(mutex_);
   gauges_ = g;
@@ -276,24 +300,23 @@ void Engine::loop() {
     {
       std::unique_lock<std::mutex> lock(mutex_);
       // Idle, the loop still wakes every second so the controller can step back.
-      wake_.wait_for(lock, std::chrono::seconds(1), [&] {
-        return stopping_ || !queue_.empty() || !prefills_.empty() || !cohorts_.empty();
-      });
-      if (stopping_ && prefills_.empty() && cohorts_.empty()) break;
+      wake_.wait_for(lock, std::chrono::seconds(1),
+                     [&] { return stopping_ || !queue_.empty() || prefill_ || !cohorts_.empty(); });
+      if (stopping_ && !prefill_ && cohorts_.empty()) break;
       if (auto d = controller_.update(signals())) log_decision(*d);
     }
     if (stopping_ && Clock::now() > drain_deadline_) {
-      for (auto& p : prefills_) finish_and_release(p.run, "shutdown");
+      if (prefill_) finish_and_release(prefill_->run, "shutdown");
       for (auto& [depth, cohort] : cohorts_)
         for (auto& r : cohort.rows) finish_and_release(r, "shutdown");
-      prefills_.clear();
+      prefill_.reset();
       cohorts_.clear();
       publish_gauges();
       break;
     }
     admit();
     prefill_step();
-    for (auto& [depth, cohort] : cohorts_) decode_step(depth, cohort);
+    decode_step();
     for (auto it = cohorts_.begin(); it != cohorts_.end();) {
       it = it->second.rows.empty() ? cohorts_.erase(it) : std::next(it);
     }

@@ -1,6 +1,7 @@
-// The continuous-batching engine: requests queue, are admitted at the controller's current depth,
-// prefill alone in chunks interleaved with decode steps, then join the running batch of their
-// depth until they stop. One engine thread runs the model.
+// The continuous-batching engine: requests queue, are admitted one at a time at the controller's
+// current depth, prefill alone in chunks interleaved with decode steps, then join the running batch
+// of their depth until they stop; one decode step serves the batches of every depth in a single
+// pass. One engine thread runs the model.
 #pragma once
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "serve/batch_cache.h"
@@ -69,12 +71,20 @@ class Engine {
   };
 
   void loop();
-  /// Moves queued requests into prefill while slots and cache budget allow.
+  /// Ends cancelled queued requests; when no prefill is running, moves the oldest queued request
+  /// into prefill at the controller's depth if a slot and the cache budget allow.
   void admit();
-  /// Prefills up to prefill_chunk prompt tokens of the oldest prefill; a finished prefill samples
+  /// Prefills up to prefill_chunk prompt tokens of the admitted request; a finished prefill samples
   /// its first token and joins its depth's cohort.
   void prefill_step();
-  void decode_step(int64_t depth, Cohort& cohort);
+  /// One token for every running request, all depths in one pass (decode_mixed).
+  void decode_step();
+  /// Keeps only the rows `keep` (indices into cohort.rows, in order) of a cohort and its cache.
+  static void keep_rows(Cohort& cohort, const std::vector<int64_t>& keep);
+  /// Ends the cohort's cancelled rows and drops them from its batch.
+  void drop_cancelled(Cohort& cohort);
+  /// Samples each row's token from its logits [rows, 1, V]; drops the rows that finished.
+  void take_tokens(Cohort& cohort, const at::Tensor& logits);
   void finish_and_release(Running& r, const std::string& reason);
   LoadSignals signals();
   /// Copies the engine thread's gauges (running, prefilling, cache bytes) for stats().
@@ -95,7 +105,7 @@ class Engine {
   uint64_t next_id_ = 1;
 
   // Engine thread only.
-  std::deque<Prefill> prefills_;
+  std::optional<Prefill> prefill_;     ///< the request being prefilled (prefill is serial)
   std::map<int64_t, Cohort> cohorts_;  ///< depth -> running batch
   int64_t reserved_bytes_ = 0;
 

@@ -67,6 +67,16 @@ model::LlamaForCausalLMImpl& HybridModel::at_depth(int64_t depth) {
   return *model_;
 }
 
+model::AttentionModule& HybridModel::attention(int64_t depth, int64_t layer) {
+  DSLA_CHECK(depth >= min_depth_ && depth <= max_depth(), "depth {} is outside [{}, {}]", depth,
+             min_depth_, max_depth());
+  DSLA_CHECK(layer >= 0 && layer < num_layers(), "layer {} is outside [0, {})", layer,
+             num_layers());
+  bool converted = false;
+  for (int64_t k = 0; k < depth && !converted; ++k) converted = order_[k] == layer;
+  return *(converted ? converted_ : softmax_)[static_cast<size_t>(layer)];
+}
+
 std::vector<bool> HybridModel::converted_at(int64_t depth) const {
   std::vector<bool> converted(static_cast<size_t>(num_layers()), false);
   for (int64_t k = 0; k < depth; ++k) converted[static_cast<size_t>(order_[k])] = true;

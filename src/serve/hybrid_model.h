@@ -22,6 +22,8 @@ class HybridModel {
   /// The model with its first `depth` layers of the order converted, the rest softmax. Only the
   /// engine thread calls this; switching swaps module pointers, nothing is copied.
   model::LlamaForCausalLMImpl& at_depth(int64_t depth);
+  /// The attention module layer `layer` uses at `depth` (whatever depth at_depth set last).
+  model::AttentionModule& attention(int64_t depth, int64_t layer);
   int64_t min_depth() const { return min_depth_; }
   int64_t max_depth() const { return static_cast<int64_t>(order_.size()); }
   const std::vector<int64_t>& order() const { return order_; }

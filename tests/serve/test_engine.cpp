@@ -1,7 +1,7 @@
 // Engine tests on a small stories260K run (5 stages): one request equals `dsla generate` at the
 // same depth token for token; a batch of requests joining at different times equals each request
 // alone; a depth change leaves in-flight requests unchanged; cancellation frees the slot; bad
-// requests are refused.
+// requests are refused; one decode pass over batches of several depths equals each depth alone.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
@@ -14,6 +14,7 @@
 #include "distill/run_model.h"
 #include "model/generator.h"
 #include "serve/engine.h"
+#include "serve/mixed_decode.h"
 #include "support/test_paths.h"
 
 using namespace dsla;
@@ -77,6 +78,20 @@ void wait(const std::shared_ptr<serve::RequestState>& r) {
   serve::RequestEvent e;
   while (!(r->wait_event(e, std::chrono::seconds(5)) && e.finished)) {
   }
+}
+
+/// A batch cache of `prompts` prefilled one by one at `depth` and merged (left-padded).
+serve::BatchCache prefilled(serve::HybridModel& h, int64_t depth,
+                            const std::vector<std::vector<int64_t>>& prompts) {
+  serve::BatchCache cache(h.num_layers());
+  for (const auto& p : prompts) {
+    model::InferenceCache c(h.num_layers());
+    auto n = static_cast<int64_t>(p.size());
+    h.at_depth(depth).forward(at::tensor(p, at::kLong).view({1, n}), 0, &c,
+                              model::LogitsFor::kLast);
+    cache.append(std::move(c), 1, n);
+  }
+  return cache;
 }
 
 struct EngineFixture : ::testing::Test {
@@ -143,7 +158,7 @@ TEST_F(EngineFixture, DepthChangeLeavesInFlightRequestsUnchanged) {
   auto p0 = prompt_of(12, 1), p1 = prompt_of(30, 2);
   auto a = e->submit(params(p0, 40)), b = e->submit(params(p1, 40));
   serve::RequestEvent ev;
-  ASSERT_TRUE(a->wait_event(ev, std::chrono::seconds(30)));  // a is decoding
+  ASSERT_TRUE(b->wait_event(ev, std::chrono::seconds(30)));  // a and b are decoding
   e->set_depth(5);
   auto p2 = prompt_of(20, 3);
   auto c = e->submit(params(p2, 20));
@@ -159,6 +174,45 @@ TEST_F(EngineFixture, DepthChangeLeavesInFlightRequestsUnchanged) {
   // The depths are different models, so admitting at the wrong one would show.
   EXPECT_NE(reference(0, p2, 20), reference(5, p2, 20));
   EXPECT_NE(reference(5, p0, 40), a->output());
+}
+
+TEST_F(EngineFixture, MixedDecodeEqualsEachDepthAlone) {
+  c10::InferenceMode guard;
+  const std::vector<int64_t> depths{0, 2, 5};
+  std::vector<serve::BatchCache> mixed, alone;
+  for (int64_t d : depths) {
+    std::vector<std::vector<int64_t>> prompts{prompt_of(7 + 5 * d, d), prompt_of(19, 10 + d)};
+    mixed.push_back(prefilled(*model, d, prompts));
+    alone.push_back(prefilled(*model, d, prompts));
+  }
+  for (int64_t step = 0; step < 3; ++step) {
+    std::vector<serve::DepthBatch> batches;
+    for (size_t g = 0; g < depths.size(); ++g) {
+      at::Tensor ids =
+          at::tensor(std::vector<int64_t>{5 + step, 40 + 7 * step + depths[g]}, at::kLong)
+              .view({2, 1});
+      batches.push_back({depths[g], ids, &mixed[g]});
+    }
+    at::Tensor got = serve::decode_mixed(*model, batches);  // [6, 1, V]
+    ASSERT_EQ(got.size(0), 6);
+    for (size_t g = 0; g < depths.size(); ++g) {
+      serve::BatchCache& c = alone[g];
+      at::Tensor want = model->at_depth(depths[g]).forward(batches[g].ids, c.columns(), &c.cache(),
+                                                           model::LogitsFor::kLast, c.pad());
+      at::Tensor part = got.narrow(0, 2 * static_cast<int64_t>(g), 2);
+      // Matrix products over 6 rows instead of 2 round differently in fp32 (about 1e-7 relative
+      // per product), so the logits agree to a small fraction of their scale, not bit for bit.
+      double scale = want.abs().max().item<double>();
+      double diff = (part - want).abs().max().item<double>();
+      EXPECT_LT(diff, 1e-5 * scale) << "step " << step << " depth " << depths[g];
+      EXPECT_TRUE(at::equal(part.argmax(-1), want.argmax(-1)));
+      mixed[g].advance();
+      c.advance();
+    }
+  }
+  // Ids that do not match the cache's rows are refused.
+  std::vector<serve::DepthBatch> bad{{0, at::zeros({3, 1}, at::kLong), &mixed[0]}};
+  EXPECT_THROW(serve::decode_mixed(*model, bad), Error);
 }
 
 TEST_F(EngineFixture, CancelledRequestFreesItsSlot) {
