@@ -1,8 +1,11 @@
 // Decode throughput of a served run at a fixed batch and context, for several conversion depths,
 // next to the bound from the bytes each decode step must read (weights, K/V of softmax layers,
 // DSLA states) and the machine's measured memory bandwidth.
+// With --prefill-chunk C it also times one request's prefill chunk of C tokens at each context.
+// With --mixed it also times a step of two half batches at depth 0 and the deepest depth: one pass
+// (serve::decode_mixed, what dsla serve runs) against one forward per depth.
 // Usage: bench_decode RUN_DIR [--batch 8] [--contexts 4096,8192] [--depths 0,0.25,0.5,0.75,1]
-//                     [--steps 6] [--json OUT]
+//                     [--steps 6] [--prefill-chunk C] [--mixed] [--json OUT]
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <fmt/format.h>
@@ -17,6 +20,7 @@
 #include "model/dsla_attention.h"
 #include "serve/batch_cache.h"
 #include "serve/hybrid_model.h"
+#include "serve/mixed_decode.h"
 
 using namespace dsla;
 using Clock = std::chrono::steady_clock;
@@ -88,6 +92,59 @@ double step_bytes(model::LlamaForCausalLMImpl& m, int64_t batch, int64_t context
   return weights + cache;
 }
 
+/// Seconds for one prefill chunk of `chunk` tokens of a single request whose cache holds `context`
+/// tokens (best of `repeats`); the cache is rewound after each chunk.
+double prefill_chunk_seconds(model::LlamaForCausalLMImpl& m, int64_t context, int64_t chunk,
+                             int64_t repeats) {
+  serve::BatchCache cache = synthetic_cache(m, 1, context, chunk);
+  at::Tensor ids = at::randint(3, m.config().vocab_size, {1, chunk}, at::kLong);
+  double best = 1e30;
+  for (int64_t r = 0; r <= repeats; ++r) {  // the first is a warm-up
+    auto t = Clock::now();
+    m.forward(ids, context, &cache.cache(), model::LogitsFor::kLast);
+    if (r > 0) best = std::min(best, seconds_since(t));
+    for (int64_t i = 0; i < m.num_layers(); ++i) cache.cache().layer(i).length = context;
+  }
+  return best;
+}
+
+/// Seconds per decode step of two half batches (depth 0 and the deepest) whose caches hold
+/// `context` tokens: {one pass, one forward per depth}.
+std::pair<double, double> mixed_step_seconds(serve::HybridModel& h, int64_t batch, int64_t context,
+                                             int64_t steps) {
+  std::vector<int64_t> depths{0, h.max_depth()};
+  std::vector<serve::BatchCache> caches;
+  std::vector<serve::DepthBatch> batches;
+  for (int64_t d : depths) {
+    model::LlamaForCausalLMImpl& m = h.at_depth(d);
+    caches.push_back(synthetic_cache(m, batch / 2, context, 2 * steps + 4));
+  }
+  for (size_t g = 0; g < depths.size(); ++g) {
+    batches.push_back(
+        {depths[g], at::randint(3, h.config().vocab_size, {batch / 2, 1}, at::kLong), &caches[g]});
+  }
+  auto one_pass = [&] {
+    serve::decode_mixed(h, batches);
+    for (auto& c : caches) c.advance();
+  };
+  auto per_depth = [&] {
+    for (auto& b : batches) {
+      h.at_depth(b.depth).forward(b.ids, b.cache->columns(), &b.cache->cache(),
+                                  model::LogitsFor::kLast, b.cache->pad());
+      b.cache->advance();
+    }
+  };
+  auto time = [&](auto&& step) {
+    step();  // warm-up
+    auto t = Clock::now();
+    for (int64_t s = 0; s < steps; ++s) step();
+    return seconds_since(t) / static_cast<double>(steps);
+  };
+  double separate = time(per_depth);
+  double mixed = time(one_pass);
+  return {mixed, separate};
+}
+
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
   std::stringstream ss(s);
@@ -101,13 +158,24 @@ int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
                  "usage: bench_decode RUN_DIR [--batch B] [--contexts a,b] "
-                 "[--depths f,...] [--steps N] [--json OUT]\n");
+                 "[--depths f,...] [--steps N] [--prefill-chunk C] [--json OUT]\n");
     return 2;
   }
   std::string run = argv[1], contexts = "4096,8192", depths = "0,0.25,0.5,0.75,1", json_out;
-  int64_t batch = 8, steps = 6;
-  for (int i = 2; i + 1 < argc; i += 2) {
-    std::string k = argv[i], v = argv[i + 1];
+  int64_t batch = 8, steps = 6, prefill_chunk = 0;
+  bool mixed = false;
+  for (int i = 2; i < argc; i += 2) {
+    std::string k = argv[i];
+    if (k == "--mixed") {
+      mixed = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "%s needs a value\n", k.c_str());
+      return 2;
+    }
+    std::string v = argv[i + 1];
     if (k == "--batch")
       batch = std::stoll(v);
     else if (k == "--contexts")
@@ -116,6 +184,8 @@ int main(int argc, char** argv) {
       depths = v;
     else if (k == "--steps")
       steps = std::stoll(v);
+    else if (k == "--prefill-chunk")
+      prefill_chunk = std::stoll(v);
     else if (k == "--json")
       json_out = v;
     else {
@@ -169,6 +239,50 @@ int main(int argc, char** argv) {
                       {"speedup", speedup},
                       {"bytes_per_step", bytes},
                       {"bound", bound}});
+    }
+  }
+  if (prefill_chunk > 0) {
+    std::printf(
+        "\n| context | depth | layers converted | prefill chunk of %lld ms | x teacher |\n"
+        "|---|---|---|---|---|\n",
+        static_cast<long long>(prefill_chunk));
+    for (const auto& ctx_text : split(contexts)) {
+      int64_t context = std::stoll(ctx_text);
+      double teacher = 0;
+      for (const auto& frac_text : split(depths)) {
+        double frac = std::stod(frac_text);
+        auto depth =
+            static_cast<int64_t>(std::lround(frac * static_cast<double>(model->max_depth())));
+        model::LlamaForCausalLMImpl& m = model->at_depth(depth);
+        double s = prefill_chunk_seconds(m, context, prefill_chunk, steps);
+        if (depth == 0) teacher = s;
+        std::printf("| %lld | %.0f%% | %lld/%lld | %.1f | %.2fx |\n",
+                    static_cast<long long>(context), 100 * frac, static_cast<long long>(depth),
+                    static_cast<long long>(m.num_layers()), s * 1e3, teacher > 0 ? teacher / s : 0);
+        std::fflush(stdout);
+        rows.push_back({{"context", context},
+                        {"depth", depth},
+                        {"prefill_chunk", prefill_chunk},
+                        {"prefill_chunk_seconds", s}});
+      }
+    }
+  }
+  if (mixed) {
+    std::printf(
+        "\n| context | batch | rows at depth 0 / %lld | one pass ms | one forward per depth ms "
+        "| x |\n|---|---|---|---|---|---|\n",
+        static_cast<long long>(model->max_depth()));
+    for (const auto& ctx_text : split(contexts)) {
+      int64_t context = std::stoll(ctx_text);
+      auto [one, separate] = mixed_step_seconds(*model, batch, context, steps);
+      std::printf("| %lld | %lld | %lld / %lld | %.1f | %.1f | %.2fx |\n",
+                  static_cast<long long>(context), static_cast<long long>(batch),
+                  static_cast<long long>(batch / 2), static_cast<long long>(batch / 2), one * 1e3,
+                  separate * 1e3, separate / one);
+      std::fflush(stdout);
+      rows.push_back({{"context", context},
+                      {"mixed_one_pass_seconds", one},
+                      {"mixed_per_depth_seconds", separate}});
     }
   }
   if (!json_out.empty()) {

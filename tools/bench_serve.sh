@@ -2,23 +2,29 @@
 # Serving under a load ramp, side by side on one machine: the teacher (depth 0), fixed depths 25/50/75 %
 # and the adaptive controller, each a fresh `dsla serve` of the same run driven by `dsla bench` with the
 # same load recipe; then one table (bench_serve.md) and the depth plots.
-# Usage: tools/bench_serve.sh [RUN_DIR] [LOAD_RECIPE] [OUT_DIR]   (build first: tools/build.sh)
+# Every server prefills PREFILL_CHUNK (default 128) prompt tokens between two decode steps: the
+# per-iteration token budget that bounds how long a prefill stalls running requests.
+# Usage: [PREFILL_CHUNK=N] tools/bench_serve.sh [RUN_DIR] [LOAD_RECIPE] [OUT_DIR]   (build first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run="${1:-runs/smollm2_dual}"
 load="${2:-recipes/serve/ramp_smollm2.yaml}"
 out="${3:-runs/bench_serve}"
 dsla=build/release/src/dsla
+chunk="${PREFILL_CHUNK:-128}"
 max=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["plan"]["converted"])' "$run/progress.json")
-# The adaptive server: deeper by a quarter of the layers when the queue or the p99 TPOT grows.
-adaptive=(--depth auto --depth-step $(( (max + 3) / 4 )) --cooldown 10 --queue-high 1 --queue-low 1
-          --prompt-high 100000 --prompt-low 100000 --tpot-slo-ms 700)
+slo=$(sed -n 's/^slo_tpot_ms: *//p' "$load")
+# The adaptive server: deeper by half of the layers when more than one request waits or the p99
+# time per output token exceeds the load's SLO; back when the queue is empty and the p99 is below
+# half the SLO.
+adaptive=(--depth auto --depth-step $(( (max + 1) / 2 )) --cooldown 10 --queue-high 1 --queue-low 1
+          --prompt-high 100000 --prompt-low 100000 --tpot-slo-ms "$slo")
 rm -rf "$out" && mkdir -p "$out"
 serve_and_bench() {  # label, serve args...
   local label="$1"; shift
   rm -f "$out/$label.port"
   "$dsla" serve --model "$run" --port 0 --port-file "$out/$label.port" --decisions "$out/$label.decisions.jsonl" \
-    "$@" 2> "$out/$label.serve.log" &
+    --prefill-chunk "$chunk" "$@" 2> "$out/$label.serve.log" &
   local pid=$!
   for _ in $(seq 600); do [ -s "$out/$label.port" ] && break; sleep 0.5; done
   "$dsla" bench --load "$load" --port "$(cat "$out/$label.port")" --label "$label" --out "$out/$label" \
