@@ -14,10 +14,10 @@ dsla=build/release/src/dsla
 chunk="${PREFILL_CHUNK:-128}"
 max=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["plan"]["converted"])' "$run/progress.json")
 slo=$(sed -n 's/^slo_tpot_ms: *//p' "$load")
-# The adaptive server: deeper by half of the layers when more than one request waits or the p99
-# time per output token exceeds the load's SLO; back when the queue is empty and the p99 is below
-# half the SLO.
-adaptive=(--depth auto --depth-step $(( (max + 1) / 2 )) --cooldown 10 --queue-high 1 --queue-low 1
+# The adaptive server: deeper by three quarters of the layers (then to the deepest) when more than
+# one request waits or the p99 time per output token exceeds the load's SLO; back when the queue is
+# empty and the p99 is below half the SLO.
+adaptive=(--depth auto --depth-step $(( (3 * max + 2) / 4 )) --cooldown 10 --queue-high 1 --queue-low 1
           --prompt-high 100000 --prompt-low 100000 --tpot-slo-ms "$slo")
 rm -rf "$out" && mkdir -p "$out"
 serve_and_bench() {  # label, serve args...
