@@ -1,7 +1,8 @@
 // Engine tests on a small stories260K run (5 stages): one request equals `dsla generate` at the
 // same depth token for token; a batch of requests joining at different times equals each request
 // alone; a depth change leaves in-flight requests unchanged; cancellation frees the slot; bad
-// requests are refused; one decode pass over batches of several depths equals each depth alone.
+// requests are refused; a depth change reaches requests still waiting for their prefill; one decode
+// pass over batches of several depths equals each depth alone.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
@@ -174,6 +175,31 @@ TEST_F(EngineFixture, DepthChangeLeavesInFlightRequestsUnchanged) {
   // The depths are different models, so admitting at the wrong one would show.
   EXPECT_NE(reference(0, p2, 20), reference(5, p2, 20));
   EXPECT_NE(reference(5, p0, 40), a->output());
+}
+
+TEST_F(EngineFixture, DepthChangeReachesRequestsWaitingForTheirPrefill) {
+  serve::EngineOptions o;
+  o.prefill_chunk = 1;  // a 500-token prompt takes 500 iterations (100s of ms) to prefill
+  auto e = engine(o);
+  e->set_depth(0);
+  auto p0 = prompt_of(500, 4), p1 = prompt_of(15, 5);
+  auto a = e->submit(params(p0, 8));
+  for (int i = 0; i < 2000 && e->stats().prefilling == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(e->stats().prefilling, 1);  // a has been admitted at depth 0
+  auto b = e->submit(params(p1, 8));
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  serve::EngineStats s = e->stats();
+  EXPECT_EQ(s.prefilling, 1);  // b waits in the queue, without a depth, while a prefills
+  EXPECT_EQ(s.queued, 1);
+  e->set_depth(5);
+  wait(a);
+  wait(b);
+  EXPECT_EQ(a->depth, 0);
+  EXPECT_EQ(b->depth, 5);
+  EXPECT_EQ(a->output(), reference(0, p0, 8, 1));
+  EXPECT_EQ(b->output(), reference(5, p1, 8));
 }
 
 TEST_F(EngineFixture, MixedDecodeEqualsEachDepthAlone) {
