@@ -1,8 +1,9 @@
 // Engine tests on a small stories260K run (5 stages): one request equals `dsla generate` at the
 // same depth token for token; a batch of requests joining at different times equals each request
 // alone; a depth change leaves in-flight requests unchanged; cancellation frees the slot; bad
-// requests are refused; a depth change reaches requests still waiting for their prefill; one decode
-// pass over batches of several depths equals each depth alone.
+// requests are refused; a depth change reaches requests still waiting for their prefill; the
+// controller goes deeper under load and back when it falls; one decode pass over batches of several
+// depths equals each depth alone.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
@@ -200,6 +201,39 @@ TEST_F(EngineFixture, DepthChangeReachesRequestsWaitingForTheirPrefill) {
   EXPECT_EQ(b->depth, 5);
   EXPECT_EQ(a->output(), reference(0, p0, 8, 1));
   EXPECT_EQ(b->output(), reference(5, p1, 8));
+}
+
+TEST_F(EngineFixture, ControllerGoesDeeperUnderLoadAndBackWhenItFalls) {
+  serve::EngineOptions o;
+  o.prefill_chunk = 1;  // the first request's 300-token prefill keeps the others waiting
+  serve::ControllerConfig c;
+  c.max_depth = model->max_depth();
+  c.step = 5;
+  c.queue_high = 1;  // deeper when 2 or more wait
+  c.queue_low = 1;   // back when none waits
+  c.prompt_high = c.prompt_low = 100000;
+  c.cooldown_s = 0;
+  serve::Engine e(*model, o, c);
+  auto pa = prompt_of(300, 6), pb = prompt_of(12, 7), pc = prompt_of(17, 8);
+  auto a = e.submit(params(pa, 4));
+  for (int i = 0; i < 2000 && e.stats().prefilling == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  auto b = e.submit(params(pb, 6)), d = e.submit(params(pc, 6));
+  wait(a);
+  wait(b);
+  wait(d);
+  EXPECT_EQ(a->depth, 0);
+  EXPECT_EQ(b->depth, 5);
+  EXPECT_EQ(d->depth, 5);
+  EXPECT_EQ(b->output(), reference(5, pb, 6));
+  EXPECT_EQ(d->output(), reference(5, pc, 6));
+  // Idle, the engine still looks at the load every second: the queue emptied, so the depth falls.
+  for (int i = 0; i < 50 && e.stats().depth != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(e.stats().depth, 0);
+  EXPECT_EQ(e.stats().depth_changes_total, 2);
 }
 
 TEST_F(EngineFixture, MixedDecodeEqualsEachDepthAlone) {
