@@ -82,6 +82,13 @@ void wait(const std::shared_ptr<serve::RequestState>& r) {
   }
 }
 
+/// Waits (up to 2 s) until the engine has admitted a request into its prefill.
+void wait_for_prefill(const serve::Engine& e) {
+  for (int i = 0; i < 2000 && e.stats().prefilling == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 /// A batch cache of `prompts` prefilled one by one at `depth` and merged (left-padded).
 serve::BatchCache prefilled(serve::HybridModel& h, int64_t depth,
                             const std::vector<std::vector<int64_t>>& prompts) {
@@ -185,9 +192,7 @@ TEST_F(EngineFixture, DepthChangeReachesRequestsWaitingForTheirPrefill) {
   e->set_depth(0);
   auto p0 = prompt_of(500, 4), p1 = prompt_of(15, 5);
   auto a = e->submit(params(p0, 8));
-  for (int i = 0; i < 2000 && e->stats().prefilling == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  wait_for_prefill(*e);
   ASSERT_EQ(e->stats().prefilling, 1);  // a has been admitted at depth 0
   auto b = e->submit(params(p1, 8));
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -216,9 +221,7 @@ TEST_F(EngineFixture, ControllerGoesDeeperUnderLoadAndBackWhenItFalls) {
   serve::Engine e(*model, o, c);
   auto pa = prompt_of(300, 6), pb = prompt_of(12, 7), pc = prompt_of(17, 8);
   auto a = e.submit(params(pa, 4));
-  for (int i = 0; i < 2000 && e.stats().prefilling == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  wait_for_prefill(e);
   auto b = e.submit(params(pb, 6)), d = e.submit(params(pc, 6));
   wait(a);
   wait(b);
