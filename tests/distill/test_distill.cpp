@@ -15,6 +15,7 @@
 #include "model/softmax_attention.h"
 #include "model/weight_loader.h"
 #include "support/test_paths.h"
+#include "support/tiny_recipe.h"
 
 using namespace dsla;
 namespace t = dsla::testing;
@@ -23,26 +24,16 @@ namespace fs = std::filesystem;
 namespace {
 
 config::Recipe tiny_recipe(const fs::path& run_dir) {
-  config::Recipe r;
-  r.model.path = t::stories260k_dir().string();
+  config::Recipe r = t::tiny_stories_recipe(run_dir);
   fs::path data = assets_dir() / "datasets" / "tinystories_val_sample";
-  r.data.train_files = {(data / "tinystories_val.txt").string()};
   r.data.eval_files = {(data / "cs336_tinystories_sample.txt").string()};
-  r.data.holdout_fraction = 0.1;
-  r.data.seq_len = 64;
-  r.data.max_train_tokens = 20000;
   r.data.max_eval_tokens = 1024;
-  r.dsla.gate_rank = 4;
   r.distill.order = "list";
   r.distill.layers = {4, 1, 2};
   r.distill.fraction = 1.0 / 3.0;
   r.distill.steps_per_layer = 6;
-  r.distill.batch_size = 4;
-  r.distill.cache_sequences = 8;
   r.distill.e2e_steps = 2;
   r.distill.log_every = 2;
-  r.run.dir = run_dir.string();
-  r.run.threads = 1;
   return r;
 }
 

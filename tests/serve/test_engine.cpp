@@ -11,13 +11,13 @@
 #include <thread>
 
 #include "core/error.h"
-#include "core/paths.h"
 #include "distill/driver.h"
 #include "distill/run_model.h"
 #include "model/generator.h"
 #include "serve/engine.h"
 #include "serve/mixed_decode.h"
 #include "support/test_paths.h"
+#include "support/tiny_recipe.h"
 
 using namespace dsla;
 namespace t = dsla::testing;
@@ -29,23 +29,12 @@ namespace {
 const fs::path& run_dir() {
   static const fs::path dir = [] {
     fs::path d = t::make_temp_dir("serve_run") / "run";
-    config::Recipe r;
-    r.model.path = t::stories260k_dir().string();
-    fs::path data = assets_dir() / "datasets" / "tinystories_val_sample";
-    r.data.train_files = {(data / "tinystories_val.txt").string()};
-    r.data.holdout_fraction = 0.1;
-    r.data.seq_len = 64;
-    r.data.max_train_tokens = 20000;
+    config::Recipe r = t::tiny_stories_recipe(d);
     r.data.max_eval_tokens = 512;
-    r.dsla.gate_rank = 4;
     r.distill.order = "deepest_first";
     r.distill.fraction = 1.0;
     r.distill.steps_per_layer = 4;
-    r.distill.batch_size = 4;
-    r.distill.cache_sequences = 8;
     r.distill.e2e_steps = 0;
-    r.run.dir = d.string();
-    r.run.threads = 1;
     distill::run_distill(r, {});
     return d;
   }();
