@@ -19,7 +19,10 @@ at::Tensor DecoderLayerImpl::attention_output(const at::Tensor& x, const Attenti
 
 at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const AttentionContext& ctx,
                                      LayerCache* cache) {
-  at::Tensor h = x + attention_output(x, ctx, cache);
+  return feed_forward(x + attention_output(x, ctx, cache));
+}
+
+at::Tensor DecoderLayerImpl::feed_forward(const at::Tensor& h) {
   return h + mlp->forward(post_attention_layernorm->forward(h));
 }
 

@@ -17,6 +17,8 @@ class DecoderLayerImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x, const AttentionContext& ctx, LayerCache* cache);
   /// The attention output alone for a layer input x (what attention transfer trains against).
   at::Tensor attention_output(const at::Tensor& x, const AttentionContext& ctx, LayerCache* cache);
+  /// The second half of the layer: h + mlp(norm(h)), for h = x + attention output.
+  at::Tensor feed_forward(const at::Tensor& h);
 
   /// Replaces the attention module (keeps the parameter name "self_attn"); returns the previous
   /// one.

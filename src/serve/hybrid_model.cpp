@@ -49,46 +49,45 @@ std::unique_ptr<HybridModel> HybridModel::load(const fs::path& dir) {
     for (auto& p : m->parameters(true)) p.set_requires_grad(false);
   }
   h->tokenizer_ = load_tokenizer(h->tokenizer_dir_);
+  h->stage_of_.assign(static_cast<size_t>(h->num_layers()), h->max_depth());
+  for (int64_t k = 0; k < h->max_depth(); ++k) {
+    h->stage_of_[static_cast<size_t>(h->order_[static_cast<size_t>(k)])] = k;
+  }
   h->at_depth(h->max_depth());
   return h;
 }
 
 model::LlamaForCausalLMImpl& HybridModel::at_depth(int64_t depth) {
-  DSLA_CHECK(depth >= min_depth_ && depth <= max_depth(), "depth {} is outside [{}, {}]", depth,
-             min_depth_, max_depth());
+  check_depth(depth);
   if (depth != depth_) {
-    std::vector<bool> converted = converted_at(depth);
-    for (int64_t i = 0; i < num_layers(); ++i) {
-      auto& module = converted[static_cast<size_t>(i)] ? converted_ : softmax_;
-      model_->layer(i).set_attention(module[static_cast<size_t>(i)]);
-    }
+    for (int64_t i = 0; i < num_layers(); ++i) model_->layer(i).set_attention(module_at(depth, i));
     depth_ = depth;
   }
   return *model_;
 }
 
 model::AttentionModule& HybridModel::attention(int64_t depth, int64_t layer) {
-  DSLA_CHECK(depth >= min_depth_ && depth <= max_depth(), "depth {} is outside [{}, {}]", depth,
-             min_depth_, max_depth());
+  check_depth(depth);
   DSLA_CHECK(layer >= 0 && layer < num_layers(), "layer {} is outside [0, {})", layer,
              num_layers());
-  bool converted = false;
-  for (int64_t k = 0; k < depth && !converted; ++k) converted = order_[k] == layer;
-  return *(converted ? converted_ : softmax_)[static_cast<size_t>(layer)];
+  return *module_at(depth, layer);
 }
 
-std::vector<bool> HybridModel::converted_at(int64_t depth) const {
-  std::vector<bool> converted(static_cast<size_t>(num_layers()), false);
-  for (int64_t k = 0; k < depth; ++k) converted[static_cast<size_t>(order_[k])] = true;
-  return converted;
+void HybridModel::check_depth(int64_t depth) const {
+  DSLA_CHECK(depth >= min_depth_ && depth <= max_depth(), "depth {} is outside [{}, {}]", depth,
+             min_depth_, max_depth());
+}
+
+const std::shared_ptr<model::AttentionModule>& HybridModel::module_at(int64_t depth,
+                                                                      int64_t layer) const {
+  auto i = static_cast<size_t>(layer);
+  return stage_of_[i] < depth ? converted_[i] : softmax_[i];
 }
 
 int64_t HybridModel::cache_bytes(int64_t depth, int64_t tokens) const {
-  std::vector<bool> converted = converted_at(depth);
   int64_t bytes = 0;
   for (int64_t i = 0; i < num_layers(); ++i) {
-    const auto& module = converted[static_cast<size_t>(i)] ? converted_ : softmax_;
-    bytes += module[static_cast<size_t>(i)]->cache_bytes_per_sequence(tokens);
+    bytes += module_at(depth, i)->cache_bytes_per_sequence(tokens);
   }
   return bytes;
 }

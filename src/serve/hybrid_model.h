@@ -39,13 +39,16 @@ class HybridModel {
 
  private:
   HybridModel() = default;
-  /// Per layer: whether it is converted at `depth`.
-  std::vector<bool> converted_at(int64_t depth) const;
+  /// Throws unless min_depth() <= depth <= max_depth().
+  void check_depth(int64_t depth) const;
+  /// The attention module of `layer` at `depth`: converted when the layer's stage comes before it.
+  const std::shared_ptr<model::AttentionModule>& module_at(int64_t depth, int64_t layer) const;
   model::LlamaForCausalLM model_{nullptr};
   std::unique_ptr<Tokenizer> tokenizer_;
   std::filesystem::path tokenizer_dir_;
   std::string name_;
-  std::vector<int64_t> order_;  ///< layers converted at depth d: order_[0..d-1]
+  std::vector<int64_t> order_;     ///< layers converted at depth d: order_[0..d-1]
+  std::vector<int64_t> stage_of_;  ///< per layer: its index in order_, max_depth() if not there
   int64_t min_depth_ = 0;
   int64_t depth_ = -1;  ///< the depth the module pointers are set for
   std::vector<std::shared_ptr<model::AttentionModule>> softmax_, converted_;  ///< per layer

@@ -35,8 +35,7 @@ at::Tensor decode_mixed(HybridModel& model, const std::vector<DepthBatch>& batch
                                         &batches[g].cache->cache().layer(i)));
       offset += rows[g];
     }
-    h = h + (parts.size() == 1 ? parts.front() : at::cat(parts, 0));
-    h = h + layer.mlp->forward(layer.post_attention_layernorm->forward(h));
+    h = layer.feed_forward(h + (parts.size() == 1 ? parts.front() : at::cat(parts, 0)));
   }
   return m.logits(m.model->norm->forward(h));  // [B, 1, vocab]
 }
