@@ -19,8 +19,8 @@
 #include "core/threads.h"
 #include "model/dsla_attention.h"
 #include "serve/batch_cache.h"
-#include "serve/hybrid_model.h"
 #include "serve/mixed_decode.h"
+#include "serve/served_model.h"
 
 using namespace dsla;
 using Clock = std::chrono::steady_clock;
@@ -110,14 +110,14 @@ double prefill_chunk_seconds(model::LlamaForCausalLMImpl& m, int64_t context, in
 
 /// Seconds per decode step of two half batches (depth 0 and the deepest) whose caches hold
 /// `context` tokens: {one pass, one forward per depth}.
-std::pair<double, double> mixed_step_seconds(serve::HybridModel& h, int64_t batch, int64_t context,
+std::pair<double, double> mixed_step_seconds(serve::ServedModel& h, int64_t batch, int64_t context,
                                              int64_t steps) {
   std::vector<int64_t> depths{0, h.max_depth()};
   std::vector<serve::BatchCache> caches;
   std::vector<serve::DepthBatch> batches;
   for (int64_t d : depths) {
-    model::LlamaForCausalLMImpl& m = h.at_depth(d);
-    caches.push_back(synthetic_cache(m, batch / 2, context, 2 * steps + 4));
+    model::DepthScope scope = h.at_depth(d);
+    caches.push_back(synthetic_cache(scope.model(), batch / 2, context, 2 * steps + 4));
   }
   for (size_t g = 0; g < depths.size(); ++g) {
     batches.push_back(
@@ -129,8 +129,8 @@ std::pair<double, double> mixed_step_seconds(serve::HybridModel& h, int64_t batc
   };
   auto per_depth = [&] {
     for (auto& b : batches) {
-      h.at_depth(b.depth).forward(b.ids, b.cache->columns(), &b.cache->cache(),
-                                  model::LogitsFor::kLast, b.cache->pad());
+      h.at_depth(b.depth)->forward(b.ids, b.cache->columns(), &b.cache->cache(),
+                                   model::LogitsFor::kLast, b.cache->pad());
       b.cache->advance();
     }
   };
@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
   }
   int threads = init_threads(0);
   c10::InferenceMode guard;
-  auto model = serve::HybridModel::load(run);
+  auto model = serve::ServedModel::load(run);
   auto [read_bw, copy_bw] = memory_bandwidth();
   std::printf("machine: %d threads; memory bandwidth: read %.1f GB/s, copy %.1f GB/s\n", threads,
               read_bw / 1e9, copy_bw / 1e9);
@@ -210,7 +210,8 @@ int main(int argc, char** argv) {
       double frac = std::stod(frac_text);
       auto depth =
           static_cast<int64_t>(std::lround(frac * static_cast<double>(model->max_depth())));
-      model::LlamaForCausalLMImpl& m = model->at_depth(depth);
+      model::DepthScope scope = model->at_depth(depth);
+      model::LlamaForCausalLMImpl& m = scope.model();
       serve::BatchCache cache = synthetic_cache(m, batch, context, steps + 2);
       at::Tensor ids = at::randint(3, m.config().vocab_size, {batch, 1}, at::kLong);
       auto step = [&] {
@@ -253,7 +254,8 @@ int main(int argc, char** argv) {
         double frac = std::stod(frac_text);
         auto depth =
             static_cast<int64_t>(std::lround(frac * static_cast<double>(model->max_depth())));
-        model::LlamaForCausalLMImpl& m = model->at_depth(depth);
+        model::DepthScope scope = model->at_depth(depth);
+        model::LlamaForCausalLMImpl& m = scope.model();
         double s = prefill_chunk_seconds(m, context, prefill_chunk, steps);
         if (depth == 0) teacher = s;
         std::printf("| %lld | %.0f%% | %lld/%lld | %.1f | %.2fx |\n",

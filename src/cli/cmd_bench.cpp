@@ -7,8 +7,8 @@
 #include "cli/commands.h"
 #include "cli/model_loading.h"
 #include "core/error.h"
-#include "serve/api.h"
-#include "serve/bench_report.h"
+#include "io/json_file.h"
+#include "loadtest/bench_report.h"
 
 namespace dsla::cli {
 
@@ -32,18 +32,18 @@ int run_bench(int argc, char** argv) {
              "--load FILE and --out DIR are required");
   std::vector<std::string> overrides;
   if (parsed->count("set")) overrides = (*parsed)["set"].as<std::vector<std::string>>();
-  serve::LoadConfig config =
-      serve::load_load_config((*parsed)["load"].as<std::string>(), overrides);
-  auto plan = serve::plan_requests(config);
+  loadtest::LoadRecipe config =
+      loadtest::read_load_recipe((*parsed)["load"].as<std::string>(), overrides);
+  auto plan = loadtest::plan_requests(config);
   DSLA_CHECK(!plan.empty(), "the load recipe plans no request");
   std::cerr << fmt::format("[bench] {} requests over {:.0f} s against {}:{}\n", plan.size(),
                            plan.back().at_s, (*parsed)["host"].as<std::string>(),
                            (*parsed)["port"].as<int>());
-  serve::LoadRun run = serve::run_load((*parsed)["host"].as<std::string>(),
-                                       (*parsed)["port"].as<int>(), plan, config);
-  nlohmann::json s = serve::write_bench_report(run, config, (*parsed)["label"].as<std::string>(),
-                                               (*parsed)["out"].as<std::string>());
-  std::cout << serve::json_text(s, 2) << "\n";
+  loadtest::LoadRun run = loadtest::run_load((*parsed)["host"].as<std::string>(),
+                                             (*parsed)["port"].as<int>(), plan, config);
+  nlohmann::json s = loadtest::write_bench_report(run, config, (*parsed)["label"].as<std::string>(),
+                                                  (*parsed)["out"].as<std::string>());
+  std::cout << io::json_text(s, 2) << "\n";
   return s["failed"].get<int64_t>() == 0 ? 0 : 1;
 }
 

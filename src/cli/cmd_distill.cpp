@@ -58,7 +58,7 @@ int run_distill(int argc, char** argv) {
   }
   o.resume = parsed->count("resume") != 0;
   o.group = group.get();
-  distill::RunProgress progress = distill::run_distill(r, o);
+  run::RunProgress progress = distill::run_distill(r, o);
   if (group && !group->is_main()) return 0;
   std::cout << distill::stage_table(progress, progress.num_layers);
   std::cout << fmt::format("run directory: {} (report.md, metrics.jsonl, stages/)\n", r.run.dir);

@@ -11,11 +11,11 @@
 #include "core/error.h"
 #include "core/paths.h"
 #include "core/threads.h"
-#include "distill/run_model.h"
 #include "eval/sweep.h"
-#include "io/hf_config.h"
-#include "model/dsla_checkpoint.h"
+#include "model/export.h"
+#include "model/hf_config.h"
 #include "model/weight_loader.h"
+#include "run/open_run.h"
 
 namespace dsla::cli {
 namespace fs = std::filesystem;
@@ -50,15 +50,16 @@ std::vector<int64_t> parse_stages(const std::string& spec, int64_t completed, in
 }
 
 std::vector<eval::ModelSpec> run_models(const fs::path& run_dir, const std::string& stages) {
-  auto [recipe, progress] = distill::read_run(run_dir);
+  run::Run run = run::open_run(run_dir);
+  const run::RunProgress& progress = run.progress;
   std::vector<eval::ModelSpec> out;
   for (int64_t s : parse_stages(stages, progress.plan.converted, progress.num_layers)) {
     eval::ModelSpec m;
     m.label = s == 0 ? "teacher" : fmt::format("stage_{:03d}", s);
     m.converted = s;
     m.num_layers = progress.num_layers;
-    m.tokenizer_dir = recipe.model.path;
-    m.load = [run_dir, s] { return distill::load_run_model(run_dir, s).model; };
+    m.tokenizer_dir = run.recipe.model.path;
+    m.load = [run, s] { return run::load_run_model(run, s).model; };
     out.push_back(std::move(m));
   }
   return out;
@@ -71,7 +72,7 @@ eval::ModelSpec dir_model(const fs::path& dir) {
       dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
   auto plan = model::read_conversion_plan(dir);
   m.converted = plan ? plan->converted : 0;
-  m.num_layers = io::load_llama_config(dir).num_hidden_layers;
+  m.num_layers = model::load_llama_config(dir).num_hidden_layers;
   m.tokenizer_dir = dir;
   m.load = [dir] { return model::load_llama(dir); };
   return m;

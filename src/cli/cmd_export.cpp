@@ -8,11 +8,10 @@
 #include "cli/model_loading.h"
 #include "config/recipe.h"
 #include "core/error.h"
-#include "distill/builders.h"
-#include "distill/run_model.h"
-#include "io/hf_config.h"
-#include "model/dsla_checkpoint.h"
+#include "io/json_file.h"
+#include "model/export.h"
 #include "model/weight_loader.h"
+#include "run/open_run.h"
 
 namespace dsla::cli {
 namespace fs = std::filesystem;
@@ -36,14 +35,15 @@ int run_export(int argc, char** argv) {
   fs::path run_dir = args["run"].as<std::string>();
   std::optional<int64_t> stage;
   if (args.count("stage") != 0) stage = args["stage"].as<int64_t>();
-  distill::RunModel run = distill::load_run_model(run_dir, stage);
-  nlohmann::json extra = {{"run", fs::absolute(run_dir).string()}, {"stage", run.stage}};
+  run::RunModel loaded = run::load_run_model(run_dir, stage);
+  nlohmann::json extra = {{"run", fs::absolute(run_dir).string()}, {"stage", loaded.stage}};
   fs::path sensitivity = run_dir / "sensitivity.json";
   if (fs::exists(sensitivity)) extra["sensitivity"] = io::read_json_file(sensitivity);
-  model::export_model(*run.model, run.progress.plan, run.recipe.model.path,
+  model::export_model(*loaded.model, loaded.progress.plan, loaded.recipe.model.path,
                       args["out"].as<std::string>(), extra);
-  std::cout << fmt::format("exported stage {} ({} of {} layers converted, {}) to {}\n", run.stage,
-                           run.stage, run.model->num_layers(), run.progress.plan.spec.variant,
+  std::cout << fmt::format("exported stage {} ({} of {} layers converted, {}) to {}\n",
+                           loaded.stage, loaded.stage, loaded.model->num_layers(),
+                           enum_name(loaded.progress.plan.spec.variant),
                            args["out"].as<std::string>());
   return 0;
 }

@@ -22,7 +22,7 @@ int run_profile(int argc, char** argv) {
   if (!parsed) return 0;
   config::Recipe r = load_recipe_from_options(*parsed);
   init_threads(r.run.threads);
-  model::LlamaForCausalLM model = model::load_llama(r.model.path, distill::model_dtype(r.model));
+  model::LlamaForCausalLM model = model::load_llama(r.model.path, r.model.dtype);
   for (auto& p : model->parameters(true)) p.set_requires_grad(false);
   auto tokenizer = load_tokenizer(r.model.path);
   distill::Corpus corpus = distill::load_corpus(r, *tokenizer);

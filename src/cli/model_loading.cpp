@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "core/dtype.h"
 #include "core/error.h"
 #include "core/paths.h"
 #include "core/threads.h"
@@ -13,10 +14,10 @@
 namespace dsla::cli {
 namespace {
 
-at::ScalarType parse_dtype(const std::string& s) {
-  if (s == "float32" || s == "f32") return at::kFloat;
-  if (s == "bfloat16" || s == "bf16") return at::kBFloat16;
-  DSLA_FAIL("--dtype '{}' is not supported (float32, bfloat16)", s);
+Dtype parse_dtype(const std::string& s) {
+  auto dtype = parse_enum<Dtype>(s);
+  DSLA_CHECK(dtype.has_value(), "--dtype '{}' is not one of: {}", s, enum_choices<Dtype>());
+  return *dtype;
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// Typed recipe sections (YAML -> structs), their loading with overrides, and cross-field
-// validation.
+// Typed recipe sections, each declared once as a settings table (name, type, default, check, help),
+// their loading with overrides, validation, and the resolved YAML form.
 #pragma once
 
 #include <cstdint>
@@ -7,70 +7,94 @@
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
+#include "core/settings.h"
+#include "model/dsla_settings.h"
+
 namespace dsla::config {
 
+// clang-format off
+#define DSLA_MODEL_SETTINGS(X)                                                                     \
+  X(path, std::string, "", checks::required(), "HF model directory (the teacher)")                \
+  X(dtype, Dtype, Dtype::float32, checks::none, "weight dtype: float32 | bfloat16")
+// clang-format on
 struct ModelSection {
-  std::string path;               ///< HF model directory (teacher)
-  std::string dtype = "float32";  ///< float32 | bfloat16
+  DSLA_MODEL_SETTINGS(DSLA_SETTING_MEMBER)
 };
 
+// clang-format off
+#define DSLA_DATA_SETTINGS(X)                                                                      \
+  X(train_files, std::vector<std::string>, {}, checks::required("at least one file is required"),  \
+    "plain text or JSONL (\"text\" field)")                                                        \
+  X(eval_files, std::vector<std::string>, {}, checks::none, "held-out perplexity after every stage") \
+  X(seq_len, int64_t, 256, checks::positive, "tokens per packed training sequence")                \
+  X(max_train_tokens, int64_t, 0, checks::non_negative(" (0 = all)"), "training tokens read; 0 = all") \
+  X(max_eval_tokens, int64_t, 4096, checks::non_negative(" (0 = all)"),                            \
+    "tokens scored per eval file after every stage; 0 = all")                                      \
+  X(eval_context, int64_t, 0, checks::non_negative(" (0 = seq_len)"), "perplexity window; 0 = seq_len") \
+  X(holdout_fraction, double, 0.0, checks::in_range([](double v) { return v >= 0 && v < 1; }, "[0, 1)"), \
+    "tail of each train file kept out of training, evaluated")
+// clang-format on
 struct DataSection {
-  std::vector<std::string> train_files;  ///< plain text or JSONL ("text" field)
-  std::vector<std::string> eval_files;   ///< held-out perplexity after every stage
-  int64_t seq_len = 256;                 ///< tokens per packed training sequence
-  int64_t max_train_tokens = 0;          ///< 0 = all
-  int64_t max_eval_tokens = 4096;  ///< tokens scored per eval file after every stage (0 = all)
-  int64_t eval_context = 0;        ///< perplexity window; 0 = seq_len
-  double holdout_fraction = 0.0;   ///< tail of each train file kept out of training, evaluated
+  DSLA_DATA_SETTINGS(DSLA_SETTING_MEMBER)
 };
 
-struct DslaSection {
-  std::string variant =
-      "dual";              ///< dual | single (one gated state) | sliding_window (softmax baseline)
-  double tau = 16.0;       ///< log-gate = logsigmoid(z) / tau
-  int64_t gate_rank = 16;  ///< 0 = full-rank gate projections
-  bool per_head_gamma = false;
-  bool rope = false;
-  bool output_norm = false;
-  double history_decay = 0.999;
-  double recency_decay = 0.875;
-  int64_t chunk_size = 64;
-  int64_t window = 0;  ///< sliding_window variant only; 0 = as many cached numbers as dual DSLA
-  double single_decay = 0.96;  ///< initial decay of the single state (variant single)
-};
+/// Layer scores a profile computes (the first orders the conversion).
+enum class ProfileMetric { entropy, replace_kl };
+DSLA_ENUM_NAMES(ProfileMetric, {ProfileMetric::entropy, "entropy"},
+                {ProfileMetric::replace_kl, "replace_kl"})
 
+// clang-format off
+#define DSLA_PROFILE_SETTINGS(X)                                                                   \
+  X(sequences, int64_t, 32, checks::positive, "calibration sequences")                             \
+  X(seq_len, int64_t, 256, checks::positive, "tokens per calibration sequence")                    \
+  X(metrics, std::vector<ProfileMetric>, {ProfileMetric::entropy}, checks::required("at least one metric is required"), \
+    "entropy | replace_kl; the first orders the conversion")                                       \
+  X(fit_steps, int64_t, 20, checks::non_negative(), "attention-transfer steps of the briefly fitted layer (replace_kl)")
+// clang-format on
 struct ProfileSection {
-  int64_t sequences = 32;  ///< calibration sequences
-  int64_t seq_len = 256;
-  std::vector<std::string> metrics = {"entropy"};  ///< entropy | replace_kl; the first orders
-  int64_t fit_steps = 20;  ///< attention-transfer steps of the briefly fitted layer (replace_kl)
+  DSLA_PROFILE_SETTINGS(DSLA_SETTING_MEMBER)
 };
 
+/// How the conversion order is chosen.
+enum class OrderKind { sensitivity, deepest_first, list };
+DSLA_ENUM_NAMES(OrderKind, {OrderKind::sensitivity, "sensitivity"},
+                {OrderKind::deepest_first, "deepest_first"}, {OrderKind::list, "list"})
+
+// clang-format off
+#define DSLA_DISTILL_SETTINGS(X)                                                                   \
+  X(order, OrderKind, OrderKind::sensitivity, checks::none, "sensitivity | deepest_first | list")  \
+  X(layers, std::vector<int64_t>, {}, checks::none, "the order when order is list")                \
+  X(fraction, double, 1.0, checks::in_range([](double v) { return v > 0 && v <= 1; }, "(0, 1]"),   \
+    "share of the layers to convert")                                                              \
+  X(steps_per_layer, int64_t, 100, checks::positive, "attention-transfer steps per layer")         \
+  X(batch_size, int64_t, 4, checks::positive, "sequences per step")                                \
+  X(lr, double, 1e-3, checks::positive, "AdamW learning rate")                                     \
+  X(gate_separation, double, 0.01, checks::non_negative(), "weight of the cosine term keeping the two gates apart") \
+  X(e2e_steps, int64_t, 0, checks::non_negative(), "steps of the optional end-to-end phase (CE + logit distillation)") \
+  X(kd_weight, double, 1.0, checks::none, "weight of the logit-distillation term of the end-to-end phase") \
+  X(cache_sequences, int64_t, 64, checks::positive, "training sequences whose layer inputs are cached per stage") \
+  X(max_grad_norm, double, 1.0, checks::non_negative(" (0 = off)"), "gradient clipping; 0 = off")  \
+  X(log_every, int64_t, 10, checks::positive, "steps between JSONL metric lines")
+// clang-format on
 struct DistillSection {
-  std::string order = "sensitivity";  ///< sensitivity | deepest_first | list
-  std::vector<int64_t> layers;        ///< the order when order == list
-  double fraction = 1.0;              ///< share of layers to convert, in (0, 1]
-  int64_t steps_per_layer = 100;
-  int64_t batch_size = 4;
-  double lr = 1e-3;
-  double gate_separation = 0.01;  ///< weight of the cosine term keeping the two gates apart
-  int64_t e2e_steps = 0;          ///< optional end-to-end stage (CE + logit distillation)
-  double kd_weight = 1.0;
-  int64_t cache_sequences = 64;  ///< training sequences whose layer inputs are cached per stage
-  double max_grad_norm = 1.0;    ///< gradient clipping (0 = off)
-  int64_t log_every = 10;        ///< steps between JSONL metric lines
+  DSLA_DISTILL_SETTINGS(DSLA_SETTING_MEMBER)
 };
 
+// clang-format off
+#define DSLA_RUN_SETTINGS(X)                                                                       \
+  X(dir, std::string, "runs/default", checks::required(), "run directory")                         \
+  X(threads, int, 0, checks::non_negative(" (0 = number of cores)"), "intra-op threads; 0 = number of cores") \
+  X(seed, uint64_t, 0, checks::none, "random seed")
+// clang-format on
 struct RunSection {
-  std::string dir = "runs/default";
-  int threads = 0;  ///< 0 = number of cores
-  uint64_t seed = 0;
+  DSLA_RUN_SETTINGS(DSLA_SETTING_MEMBER)
 };
 
 struct Recipe {
   ModelSection model;
   DataSection data;
-  DslaSection dsla;
+  model::DslaSettings dsla;
   ProfileSection profile;
   DistillSection distill;
   RunSection run;
@@ -83,11 +107,12 @@ struct Recipe {
 Recipe load_recipe(const std::filesystem::path& path,
                    const std::vector<std::string>& overrides = {});
 
-/// Cross-field checks; `check_files` also requires the model directory and data files to exist.
-/// Returns every problem found ("section.key: message"), empty when the recipe is usable.
+/// Every setting's check and the cross-field rules; `check_files` also requires the model
+/// directory and data files to exist. Returns every problem found ("section.key: message"), empty
+/// when the recipe is usable.
 std::vector<std::string> validate_recipe(const Recipe& recipe, bool check_files);
 
-/// The resolved recipe as YAML (written into run directories).
+/// The resolved recipe as YAML (written into run directories), with its `kind: distill`.
 std::string recipe_to_yaml(const Recipe& recipe);
 
 }  // namespace dsla::config

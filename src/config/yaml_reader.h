@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "core/suggest.h"
+
 namespace dsla::config {
 
-/// " (did you mean 'x'?)" for a close match among `known`, else " (known: a, b, ...)".
-std::string suggestion(const std::string& key, const std::vector<std::string>& known);
 /// Replaces ${DSLA_ASSETS} and ${DSLA_HOME} in `s` by the shared assets and cache directories.
 std::string expand_vars(std::string s);
 

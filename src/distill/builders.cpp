@@ -11,26 +11,6 @@
 
 namespace dsla::distill {
 
-at::ScalarType model_dtype(const config::ModelSection& m) {
-  return m.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
-}
-
-model::ConversionSpec conversion_spec(const config::DslaSection& d) {
-  model::ConversionSpec spec;
-  spec.variant = d.variant;
-  spec.window = d.window;
-  model::DslaAttentionOptions& o = spec.dsla;
-  o.tau = d.tau;
-  o.gate_rank = d.gate_rank;
-  o.per_head_gamma = d.per_head_gamma;
-  o.rope = d.rope;
-  o.output_norm = d.output_norm;
-  o.history_decay = d.variant == "single" ? d.single_decay : d.history_decay;
-  o.recency_decay = d.recency_decay;
-  o.chunk_size = d.chunk_size;
-  return spec;
-}
-
 Corpus load_corpus(const config::Recipe& recipe, const Tokenizer& tokenizer) {
   Corpus c;
   const double holdout = recipe.data.holdout_fraction;
@@ -87,14 +67,15 @@ std::map<std::string, double> evaluate_perplexity(model::LlamaForCausalLMImpl& m
 }
 
 std::vector<int64_t> fixed_order(const config::DistillSection& d, int64_t num_layers) {
-  if (d.order == "list") {
+  if (d.order == config::OrderKind::list) {
     for (int64_t layer : d.layers) {
       DSLA_CHECK(layer >= 0 && layer < num_layers,
                  "distill.layers: layer {} is outside the model's [0, {})", layer, num_layers);
     }
     return d.layers;
   }
-  DSLA_CHECK(d.order == "deepest_first", "distill.order '{}' has no fixed order", d.order);
+  DSLA_CHECK(d.order == config::OrderKind::deepest_first, "distill.order '{}' has no fixed order",
+             enum_name(d.order));
   std::vector<int64_t> order;
   for (int64_t i = num_layers - 1; i >= 0; --i) order.push_back(i);
   return order;

@@ -1,4 +1,4 @@
-// Recipe -> objects: the conversion spec, the tokenized corpus, evaluation, the conversion order.
+// Recipe -> objects: the tokenized corpus, evaluation, the conversion order.
 #pragma once
 
 #include <string>
@@ -12,12 +12,6 @@
 #include "tokenizer/tokenizer.h"
 
 namespace dsla::distill {
-
-/// The recipe's model.dtype as a tensor dtype.
-at::ScalarType model_dtype(const config::ModelSection& model);
-
-/// The recipe's dsla section as a conversion spec.
-model::ConversionSpec conversion_spec(const config::DslaSection& dsla);
 
 /// Training tokens (one stream over all train files) and one token stream per eval file.
 struct Corpus {

@@ -16,7 +16,7 @@
 #include "dist/group.h"
 #include "distill/end_to_end.h"
 #include "distill/report.h"
-#include "model/dsla_checkpoint.h"
+#include "model/export.h"
 #include "model/weight_loader.h"
 
 namespace dsla::distill {
@@ -48,18 +48,17 @@ SensitivityReport profile_layers(model::LlamaForCausalLMImpl& model, const confi
   data::PackedSequences packed = data::pack(corpus.train_stream, r.profile.seq_len);
   at::Tensor ids = sequence_batch(packed, 0, r.profile.sequences);  // [N, T]
   SensitivityReport report;
-  report.metrics = r.profile.metrics;
-  for (const auto& metric : r.profile.metrics) {
-    if (metric == "entropy") {
+  for (config::ProfileMetric kind : r.profile.metrics) {
+    std::string metric = enum_name(kind);
+    report.metrics.push_back(metric);
+    if (kind == config::ProfileMetric::entropy) {
       report.scores[metric] = attention_entropy(model, ids, r.distill.batch_size);
-    } else if (metric == "replace_kl") {
+    } else {
       int64_t half = std::max<int64_t>(1, ids.size(0) / 2);
       at::Tensor fit = ids.narrow(0, 0, half);
       at::Tensor eval = ids.size(0) > 1 ? ids.narrow(0, half, ids.size(0) - half) : ids;
       FitOptions o = fit_options(r, r.profile.fit_steps, "", r.run.seed);
-      report.scores[metric] = replace_kl(model, conversion_spec(r.dsla), fit, eval, o);
-    } else {
-      DSLA_FAIL("profile.metrics: unknown metric '{}'", metric);
+      report.scores[metric] = replace_kl(model, r.dsla, fit, eval, o);
     }
   }
   report.order = ascending_order(report.scores.at(report.metrics.front()));
@@ -77,8 +76,9 @@ namespace {
 
 /// The full conversion order for a fresh run.
 std::vector<int64_t> resolve_order(model::LlamaForCausalLMImpl& model, const config::Recipe& r,
-                                   const Corpus& corpus, const RunDirectory& dir) {
-  if (r.distill.order != "sensitivity") return fixed_order(r.distill, model.num_layers());
+                                   const Corpus& corpus, const run::RunDirectory& dir) {
+  if (r.distill.order != config::OrderKind::sensitivity)
+    return fixed_order(r.distill, model.num_layers());
   fs::path file = dir.root() / "sensitivity.json";
   if (fs::exists(file)) {
     SensitivityReport s = read_sensitivity(file);
@@ -93,14 +93,9 @@ std::vector<int64_t> resolve_order(model::LlamaForCausalLMImpl& model, const con
 }
 
 /// Refuses to resume a run with different conversion settings, naming every differing key.
-void check_same_spec(const model::ConversionSpec& stored, const model::ConversionSpec& recipe,
+void check_same_spec(const model::DslaSettings& stored, const model::DslaSettings& recipe,
                      const fs::path& source) {
-  nlohmann::json a = model::plan_to_json({stored, {}, 0}), b = model::plan_to_json({recipe, {}, 0});
-  std::vector<std::string> differ;
-  for (const auto& [key, value] : a.items()) {
-    if (b[key] != value)
-      differ.push_back(fmt::format("{} ({} vs {})", key, value.dump(), b[key].dump()));
-  }
+  auto differ = differing_settings(model::dsla_settings_table(), stored, recipe);
   DSLA_CHECK(differ.empty(),
              "{}: the run was started with other dsla settings than the recipe's: {}; use a new "
              "run.dir",
@@ -119,14 +114,14 @@ void check_order(const std::vector<int64_t>& order, int64_t num_layers, const st
 }
 
 /// Loads or starts the run's progress; refuses to overwrite an earlier run without --resume.
-RunProgress start_progress(model::LlamaForCausalLMImpl& model, const config::Recipe& r,
-                           const Corpus& corpus, const RunDirectory& dir, bool resume) {
+run::RunProgress start_progress(model::LlamaForCausalLMImpl& model, const config::Recipe& r,
+                                const Corpus& corpus, const run::RunDirectory& dir, bool resume) {
   if (auto p = dir.load_progress(model.num_layers())) {
     DSLA_CHECK(resume,
                "{} already holds a run with {} completed stage(s): pass --resume to continue it, "
                "or choose another run.dir",
                dir.root().string(), p->plan.converted);
-    check_same_spec(p->plan.spec, conversion_spec(r.dsla), dir.progress_file());
+    check_same_spec(p->plan.spec, r.dsla, dir.progress_file());
     DSLA_CHECK(p->teacher == r.model.path && p->seq_len == r.data.seq_len,
                "{}: the run was started on {} with seq_len {}; the recipe says {} with {}; use a "
                "new run.dir",
@@ -137,12 +132,13 @@ RunProgress start_progress(model::LlamaForCausalLMImpl& model, const config::Rec
                              p->target_stages);
     return *p;
   }
-  RunProgress p;
-  p.plan.spec = conversion_spec(r.dsla);
+  run::RunProgress p;
+  p.plan.spec = r.dsla;
   p.plan.order = resolve_order(model, r, corpus, dir);
   check_order(p.plan.order, model.num_layers(),
-              r.distill.order == "sensitivity" ? (dir.root() / "sensitivity.json").string()
-                                               : "distill.layers");
+              r.distill.order == config::OrderKind::sensitivity
+                  ? (dir.root() / "sensitivity.json").string()
+                  : "distill.layers");
   p.teacher = r.model.path;
   p.seq_len = r.data.seq_len;
   p.target_stages = target_stages(r.distill, static_cast<int64_t>(p.plan.order.size()));
@@ -156,12 +152,12 @@ namespace {
 /// Everything one stage needs besides its index.
 struct StageContext {
   const config::Recipe& recipe;
+  model::HybridModel& hybrid;  ///< depth 0 is the teacher; its stages grow as layers are trained
   model::LlamaForCausalLMImpl& model;
-  const std::vector<std::shared_ptr<model::AttentionModule>>& teacher;
   const data::PackedSequences& train;
   const Corpus& corpus;
   dist::Group& group;
-  RunDirectory* dir;  ///< the main rank's run directory; null on the other ranks
+  run::RunDirectory* dir;  ///< the main rank's run directory; null on the other ranks
 };
 
 /// A metrics.jsonl logger for one phase of a stage (main rank only).
@@ -185,7 +181,7 @@ std::function<void(const FitStep&)> step_logger(StageContext& c, const char* pha
 
 /// Converts and trains stage `stage`'s layer on every rank, each on its share of the stage's
 /// sequences; returns the record without perplexities.
-StageRecord train_stage(StageContext& c, RunProgress& progress, int64_t stage) {
+run::StageRecord train_stage(StageContext& c, run::RunProgress& progress, int64_t stage) {
   const config::Recipe& r = c.recipe;
   int64_t layer = progress.plan.order[static_cast<size_t>(stage - 1)];
   at::manual_seed(r.run.seed + static_cast<uint64_t>(layer));
@@ -197,13 +193,13 @@ StageRecord train_stage(StageContext& c, RunProgress& progress, int64_t stage) {
   transfer.group = &c.group;
   at::Tensor all_ids = sequence_batch(c.train, (stage - 1) * n, n);  // [n, T]
   at::Tensor ids = all_ids.index_select(0, at::tensor(local_items(n, transfer), at::kLong));
-  LayerIO io = collect_layer_io(c.model, layer, *c.teacher[static_cast<size_t>(layer)], ids,
-                                r.distill.batch_size);
+  LayerIO io =
+      collect_layer_io(c.model, layer, c.hybrid.attention(0, layer), ids, r.distill.batch_size);
   io.samples = n;
   FitResult fit =
       fit_attention(*c.model.layer(layer).attention(), io, c.model.make_context(0, ids.size(1)),
                     transfer, step_logger(c, "attention_transfer", stage, layer));
-  StageRecord rec;
+  run::StageRecord rec;
   rec.stage = stage;
   rec.layer = layer;
   rec.transfer_first_loss = fit.first_loss;
@@ -211,17 +207,17 @@ StageRecord train_stage(StageContext& c, RunProgress& progress, int64_t stage) {
   int64_t tokens = fit.tokens;
   double train_seconds = fit.seconds;
   if (r.distill.e2e_steps > 0) {
-    TeacherView teacher(c.model, c.teacher);
     FitOptions e2e_options = fit_options(r, r.distill.e2e_steps, tag + " e2e",
                                          r.run.seed + 1000 + static_cast<uint64_t>(stage));
     e2e_options.group = &c.group;
-    FitResult e2e = fit_end_to_end(c.model, layer, teacher, ids, n, r.distill.kd_weight,
-                                   e2e_options, step_logger(c, "end_to_end", stage, layer));
+    FitResult e2e = fit_end_to_end(c.hybrid, layer, ids, n, r.distill.kd_weight, e2e_options,
+                                   step_logger(c, "end_to_end", stage, layer));
     rec.e2e_final_loss = e2e.final_loss;
     tokens += e2e.tokens;
     train_seconds += e2e.seconds;
   }
   rec.tokens_per_s = static_cast<double>(tokens) / std::max(train_seconds, 1e-9);
+  c.hybrid.add_stage(layer);
   return rec;
 }
 
@@ -234,7 +230,7 @@ std::string ppl_summary(const std::map<std::string, double>& ppl) {
 /// Copies the main rank's trainable attention parameters of every converted layer to the others
 /// (the stages it loaded on resume), so no other rank reads the run directory.
 void share_converted_layers(dist::Group& group, model::LlamaForCausalLMImpl& model,
-                            const RunProgress& progress) {
+                            const run::RunProgress& progress) {
   if (group.size() == 1) return;
   torch::NoGradGuard no_grad;
   std::vector<at::Tensor> params;
@@ -249,14 +245,14 @@ void share_converted_layers(dist::Group& group, model::LlamaForCausalLMImpl& mod
 
 }  // namespace
 
-RunProgress run_distill(const config::Recipe& recipe, const DistillOptions& options) {
+run::RunProgress run_distill(const config::Recipe& recipe, const DistillOptions& options) {
   // Absolute teacher path: recipe.yaml and progress.json stay valid from any working directory.
   config::Recipe r = recipe;
   r.model.path = fs::absolute(r.model.path).lexically_normal().string();
   dist::Group single;
   dist::Group& group = options.group ? *options.group : single;
   init_threads(options.threads > 0 ? options.threads : r.run.threads);
-  model::LlamaForCausalLM model = model::load_llama(r.model.path, model_dtype(r.model));
+  model::LlamaForCausalLM model = model::load_llama(r.model.path, r.model.dtype);
   for (auto& p : model->parameters(true)) p.set_requires_grad(false);
   for (const auto& kind : model::attention_kinds(*model)) {
     DSLA_CHECK(kind == "softmax",
@@ -272,30 +268,31 @@ RunProgress run_distill(const config::Recipe& recipe, const DistillOptions& opti
   auto tokenizer = load_tokenizer(r.model.path);
   Corpus corpus = load_corpus(r, *tokenizer);
   data::PackedSequences train = data::pack(corpus.train_stream, r.data.seq_len);
-  std::vector<std::shared_ptr<model::AttentionModule>> teacher;
-  for (int64_t i = 0; i < model->num_layers(); ++i) teacher.push_back(model->layer(i).attention());
+  auto hybrid = model::HybridModel::from_teacher(model);
 
   // The main rank owns the run directory: it decides where the run stands (profiling first when
   // needed) and the other ranks take its word.
-  std::optional<RunDirectory> dir;
+  std::optional<run::RunDirectory> dir;
   nlohmann::json started = dist::run_on_main(group, "starting the run", [&] {
     dir.emplace(r.run.dir);
-    RunProgress p = start_progress(*model, r, corpus, *dir, options.resume);
-    write_text_atomically(dir->root() / "recipe.yaml", config::recipe_to_yaml(r));
-    return progress_to_json(p);
+    run::RunProgress p = start_progress(*model, r, corpus, *dir, options.resume);
+    dir->save_recipe(r);
+    return run::progress_to_json(p);
   });
-  RunProgress progress = progress_from_json(started, model->num_layers(), "rank 0's progress");
+  run::RunProgress progress =
+      run::progress_from_json(started, model->num_layers(), "rank 0's progress");
   progress.num_layers = model->num_layers();
   for (int64_t k = 1; k <= progress.plan.converted; ++k) {
-    model::convert_layer(*model, progress.plan.order[static_cast<size_t>(k - 1)],
-                         progress.plan.spec);
+    int64_t layer = progress.plan.order[static_cast<size_t>(k - 1)];
+    model::convert_layer(*model, layer, progress.plan.spec);
+    hybrid->add_stage(layer);
   }
   if (dir) dir->load_stages(*model, progress);
   share_converted_layers(group, *model, progress);
   for (auto& p : model->parameters(true)) p.set_requires_grad(false);
   if (progress.stages.empty()) {
     nlohmann::json rec = dist::run_on_main(group, "evaluating the teacher", [&] {
-      StageRecord teacher_rec;
+      run::StageRecord teacher_rec;
       teacher_rec.perplexity = evaluate_perplexity(*model, corpus, r);
       progress.stages.push_back(teacher_rec);
       dir->save_progress(progress);
@@ -303,12 +300,12 @@ RunProgress run_distill(const config::Recipe& recipe, const DistillOptions& opti
       std::cerr << fmt::format("[distill] teacher:{}\n", ppl_summary(teacher_rec.perplexity));
       return to_json(teacher_rec);
     });
-    if (!dir) progress.stages.push_back(stage_from_json(rec, "rank 0's teacher record"));
+    if (!dir) progress.stages.push_back(run::stage_from_json(rec, "rank 0's teacher record"));
   }
-  StageContext ctx{r, *model, teacher, train, corpus, group, dir ? &*dir : nullptr};
+  StageContext ctx{r, *hybrid, *model, train, corpus, group, dir ? &*dir : nullptr};
   for (int64_t k = progress.plan.converted + 1; k <= progress.target_stages; ++k) {
     auto start = std::chrono::steady_clock::now();
-    StageRecord rec = train_stage(ctx, progress, k);
+    run::StageRecord rec = train_stage(ctx, progress, k);
     nlohmann::json done =
         dist::run_on_main(group, fmt::format("evaluating and checkpointing stage {}", k), [&] {
           rec.perplexity = evaluate_perplexity(*model, corpus, r);
@@ -327,7 +324,7 @@ RunProgress run_distill(const config::Recipe& recipe, const DistillOptions& opti
         });
     if (!dir) {
       progress.plan.converted = k;
-      progress.stages.push_back(stage_from_json(done, "rank 0's stage record"));
+      progress.stages.push_back(run::stage_from_json(done, "rank 0's stage record"));
     }
   }
   if (dir) write_report(*dir, progress, r);

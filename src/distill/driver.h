@@ -6,8 +6,8 @@
 
 #include "config/recipe.h"
 #include "distill/builders.h"
-#include "distill/run_state.h"
 #include "distill/sensitivity.h"
+#include "run/run_directory.h"
 
 namespace dsla::dist {
 class Group;
@@ -31,6 +31,6 @@ struct DistillOptions {
 /// Runs chained distillation as the recipe says and returns the final progress. Stage k converts
 /// order[k-1] with the earlier stages' layers converted and frozen; every stage is checkpointed,
 /// evaluated and logged before the next starts.
-RunProgress run_distill(const config::Recipe& recipe, const DistillOptions& options);
+run::RunProgress run_distill(const config::Recipe& recipe, const DistillOptions& options);
 
 }  // namespace dsla::distill

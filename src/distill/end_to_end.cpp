@@ -1,4 +1,4 @@
-// Implementation of the end-to-end (CE + logit KD) phase and the teacher view.
+// Implementation of the end-to-end (CE + logit KD) phase and the teacher logits.
 #include "distill/end_to_end.h"
 
 #include <ATen/ATen.h>
@@ -8,48 +8,22 @@
 
 namespace dsla::distill {
 
-TeacherView::TeacherView(
-    model::LlamaForCausalLMImpl& model,
-    const std::vector<std::shared_ptr<model::AttentionModule>>& teacher_attention)
-    : model_(model), teacher_(teacher_attention) {
-  DSLA_CHECK(static_cast<int64_t>(teacher_.size()) == model.num_layers(),
-             "teacher view: {} teacher layers for a {}-layer model", teacher_.size(),
-             model.num_layers());
-}
-
-at::Tensor TeacherView::logits(const at::Tensor& ids) {
+at::Tensor teacher_logits(model::HybridModel& hybrid, const at::Tensor& ids) {
   torch::NoGradGuard no_grad;
-  std::vector<std::shared_ptr<model::AttentionModule>> student(teacher_.size());
-  for (int64_t i = 0; i < model_.num_layers(); ++i) {
-    if (model_.layer(i).attention() != teacher_[static_cast<size_t>(i)]) {
-      student[static_cast<size_t>(i)] =
-          model_.layer(i).set_attention(teacher_[static_cast<size_t>(i)]);
-    }
-  }
-  at::Tensor out;
-  try {
-    out = model_.forward(ids);
-  } catch (...) {
-    for (int64_t i = 0; i < model_.num_layers(); ++i)
-      if (student[static_cast<size_t>(i)])
-        model_.layer(i).set_attention(student[static_cast<size_t>(i)]);
-    throw;
-  }
-  for (int64_t i = 0; i < model_.num_layers(); ++i)
-    if (student[static_cast<size_t>(i)])
-      model_.layer(i).set_attention(student[static_cast<size_t>(i)]);
-  return out;
+  model::DepthScope teacher = hybrid.at_depth(0);
+  return teacher->forward(ids);
 }
 
-FitResult fit_end_to_end(model::LlamaForCausalLMImpl& student, int64_t layer, TeacherView& teacher,
-                         const at::Tensor& ids, int64_t samples, double kd_weight,
-                         const FitOptions& o, const std::function<void(const FitStep&)>& on_log) {
+FitResult fit_end_to_end(model::HybridModel& hybrid, int64_t layer, const at::Tensor& ids,
+                         int64_t samples, double kd_weight, const FitOptions& o,
+                         const std::function<void(const FitStep&)>& on_log) {
+  model::LlamaForCausalLMImpl& student = hybrid.model();
   auto attention = student.layer(layer).attention();
   attention->train();
   int64_t t = ids.size(1);
   auto step = [&](const FitBatch& b) {
     at::Tensor x = ids.index_select(0, b.rows);  // [B, T]
-    at::Tensor teacher_logp = at::log_softmax(teacher.logits(x), -1);
+    at::Tensor teacher_logp = at::log_softmax(teacher_logits(hybrid, x), -1);
     at::Tensor h;
     {
       torch::NoGradGuard no_grad;

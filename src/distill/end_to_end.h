@@ -2,33 +2,19 @@
 // training only the newly converted layer.
 #pragma once
 
-#include <memory>
-#include <vector>
-
 #include "distill/layer_fit.h"
+#include "model/hybrid_model.h"
 
 namespace dsla::distill {
 
-/// Swaps the teacher's attention back into every converted layer for a teacher forward pass and
-/// restores the student's afterwards. `teacher_attention[i]` is layer i's original module.
-class TeacherView {
- public:
-  TeacherView(model::LlamaForCausalLMImpl& model,
-              const std::vector<std::shared_ptr<model::AttentionModule>>& teacher_attention);
-  /// Teacher logits [B, T, vocab] for ids [B, T] (no grad).
-  at::Tensor logits(const at::Tensor& ids);
-
- private:
-  model::LlamaForCausalLMImpl& model_;
-  const std::vector<std::shared_ptr<model::AttentionModule>>& teacher_;
-};
+/// The teacher's logits [B, T, vocab] for ids [B, T]: the model at depth 0 (no grad).
+at::Tensor teacher_logits(model::HybridModel& hybrid, const at::Tensor& ids);
 
 /// Trains layer `layer`'s attention with CE(next token) + kd_weight * KL(teacher || student) per
 /// token; all other parameters stay frozen. ids [N, T] are this rank's items (local_items) of
 /// `samples` sequences over all ranks.
-FitResult fit_end_to_end(model::LlamaForCausalLMImpl& student, int64_t layer, TeacherView& teacher,
-                         const at::Tensor& ids, int64_t samples, double kd_weight,
-                         const FitOptions& options,
+FitResult fit_end_to_end(model::HybridModel& student, int64_t layer, const at::Tensor& ids,
+                         int64_t samples, double kd_weight, const FitOptions& options,
                          const std::function<void(const FitStep&)>& on_log = nullptr);
 
 }  // namespace dsla::distill

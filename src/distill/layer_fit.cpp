@@ -143,7 +143,7 @@ namespace {
 /// has no second gate.
 at::Tensor gate_cosine(model::AttentionModule& student, const at::Tensor& x) {
   auto* dsla = dynamic_cast<model::DslaAttention*>(&student);
-  if (dsla == nullptr || dsla->options().single_state) return {};
+  if (dsla == nullptr || dsla->options().single_state()) return {};
   auto [g1, g2] = dsla->log_gates(x);
   return at::cosine_similarity(g1, g2, -1).mean();
 }

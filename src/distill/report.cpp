@@ -9,7 +9,7 @@
 
 namespace dsla::distill {
 
-std::string stage_table(const RunProgress& p, int64_t num_layers) {
+std::string stage_table(const run::RunProgress& p, int64_t num_layers) {
   std::vector<std::string> evals;
   if (!p.stages.empty()) {
     for (const auto& [name, value] : p.stages.front().perplexity) evals.push_back(name);
@@ -35,17 +35,18 @@ std::string stage_table(const RunProgress& p, int64_t num_layers) {
   return out;
 }
 
-void write_report(const RunDirectory& dir, const RunProgress& p, const config::Recipe& r) {
+void write_report(const run::RunDirectory& dir, const run::RunProgress& p,
+                  const config::Recipe& r) {
   int64_t layers = p.num_layers;
   std::string md = fmt::format(
       "# Distillation report\n\n"
       "- model: `{}`\n- variant: {} (tau {}, gate rank {}, window {})\n"
       "- order ({}): {}\n- stages completed: {} of {} planned ({} layers in the model)\n"
       "- attention transfer: {} steps/layer, batch {} x {} tokens, lr {}; end-to-end steps: {}\n\n",
-      r.model.path, p.plan.spec.variant, p.plan.spec.dsla.tau, p.plan.spec.dsla.gate_rank,
-      p.plan.spec.window, r.distill.order, fmt::join(p.plan.order, " "), p.plan.converted,
-      p.target_stages, layers, r.distill.steps_per_layer, r.distill.batch_size, r.data.seq_len,
-      r.distill.lr, r.distill.e2e_steps);
+      r.model.path, enum_name(p.plan.spec.variant), p.plan.spec.tau, p.plan.spec.gate_rank,
+      p.plan.spec.window, enum_name(r.distill.order), fmt::join(p.plan.order, " "),
+      p.plan.converted, p.target_stages, layers, r.distill.steps_per_layer, r.distill.batch_size,
+      r.data.seq_len, r.distill.lr, r.distill.e2e_steps);
   md += stage_table(p, layers);
   if (report::plotting_available() && !p.stages.empty()) {
     std::vector<report::Series> series;
@@ -61,7 +62,7 @@ void write_report(const RunDirectory& dir, const RunProgress& p, const config::R
     }
     report::line_plot(
         dir.root() / "perplexity.png",
-        fmt::format("Held-out perplexity vs converted layers ({})", p.plan.spec.variant),
+        fmt::format("Held-out perplexity vs converted layers ({})", enum_name(p.plan.spec.variant)),
         "converted layers", "perplexity (log scale)", series, /*log_y=*/true);
     md += "\n![perplexity against converted layers](perplexity.png)\n";
   } else {

@@ -5,15 +5,15 @@
 #include <string>
 
 #include "config/recipe.h"
-#include "distill/run_state.h"
+#include "run/run_directory.h"
 
 namespace dsla::distill {
 
 /// The per-stage table (markdown).
-std::string stage_table(const RunProgress& progress, int64_t num_layers);
+std::string stage_table(const run::RunProgress& progress, int64_t num_layers);
 
 /// Writes report.md and, when gnuplot is available, perplexity.png into the run directory.
-void write_report(const RunDirectory& dir, const RunProgress& progress,
+void write_report(const run::RunDirectory& dir, const run::RunProgress& progress,
                   const config::Recipe& recipe);
 
 }  // namespace dsla::distill

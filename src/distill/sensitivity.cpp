@@ -11,7 +11,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/progress.h"
-#include "io/hf_config.h"
+#include "io/json_file.h"
 #include "model/softmax_attention.h"
 #include "report/plot.h"
 
@@ -28,18 +28,18 @@ std::vector<double> attention_entropy(model::LlamaForCausalLMImpl& model, const 
   ProgressBar bar("entropy", ids.size(0), "seq");
   for (int64_t begin = 0; begin < ids.size(0); begin += batch) {
     at::Tensor chunk = ids.narrow(0, begin, std::min(batch, ids.size(0) - begin));
-    at::Tensor h = model.model->embed_tokens->forward(chunk);
-    for (int64_t i = 0; i < layers; ++i) {
-      auto& layer = model.layer(i);
-      auto* soft = dynamic_cast<model::SoftmaxAttention*>(layer.attention().get());
+    auto attend = [&](int64_t i, const at::Tensor& x) {
+      const auto& attention = model.layer(i).attention();
+      auto* soft = dynamic_cast<model::SoftmaxAttention*>(attention.get());
       DSLA_CHECK(soft != nullptr, "attention entropy: layer {} is already converted ({})", i,
-                 layer.attention()->kind());
-      at::Tensor p = soft->attention_probabilities(layer.input_layernorm->forward(h), ctx);
+                 attention->kind());
+      at::Tensor p = soft->attention_probabilities(x, ctx);  // [B, H, T, T]
       // Entropy of each row [B, H, T]; row 0 (one key) is always 0 and is left out.
       at::Tensor entropy = -at::special_xlogy(p, p).sum(-1).narrow(2, 1, t - 1);
       sum[static_cast<size_t>(i)] += entropy.mean(at::IntArrayRef{1, 2}).sum().item<double>();
-      h = layer.forward(h, ctx, nullptr);
-    }
+      return soft->forward(x, ctx, nullptr);
+    };
+    model.forward_layers(model.model->embed_tokens->forward(chunk), 0, layers, attend);
     bar.advance(chunk.size(0));
   }
   bar.finish();
@@ -80,9 +80,9 @@ double mean_kl(model::LlamaForCausalLMImpl& model, const at::Tensor& ids, int64_
 
 }  // namespace
 
-std::vector<double> replace_kl(model::LlamaForCausalLMImpl& model,
-                               const model::ConversionSpec& spec, const at::Tensor& fit_ids,
-                               const at::Tensor& eval_ids, const FitOptions& options) {
+std::vector<double> replace_kl(model::LlamaForCausalLMImpl& model, const model::DslaSettings& spec,
+                               const at::Tensor& fit_ids, const at::Tensor& eval_ids,
+                               const FitOptions& options) {
   std::vector<at::Tensor> teacher_logp = batched_log_probs(model, eval_ids, options.batch_size);
   std::vector<double> kl;
   ProgressBar bar("replace-kl", model.num_layers(), "layer");
@@ -90,19 +90,13 @@ std::vector<double> replace_kl(model::LlamaForCausalLMImpl& model,
   for (int64_t i = 0; i < model.num_layers(); ++i) {
     auto teacher = model.layer(i).attention();
     at::manual_seed(options.seed + static_cast<uint64_t>(i));  // the fresh gates' initialisation
-    model::convert_layer(model, i, spec);
-    try {
-      LayerIO io = collect_layer_io(model, i, *teacher, fit_ids, options.batch_size);
-      FitOptions quiet = options;
-      quiet.label.clear();
-      quiet.seed = options.seed + static_cast<uint64_t>(i);
-      if (options.steps > 0) fit_attention(*model.layer(i).attention(), io, ctx, quiet);
-      kl.push_back(mean_kl(model, eval_ids, options.batch_size, teacher_logp));
-    } catch (...) {
-      model.layer(i).set_attention(teacher);
-      throw;
-    }
-    model.layer(i).set_attention(teacher);
+    model::ScopedConversion converted(model, i, spec);  // the teacher's module is back after it
+    LayerIO io = collect_layer_io(model, i, *teacher, fit_ids, options.batch_size);
+    FitOptions quiet = options;
+    quiet.label.clear();
+    quiet.seed = options.seed + static_cast<uint64_t>(i);
+    if (options.steps > 0) fit_attention(*model.layer(i).attention(), io, ctx, quiet);
+    kl.push_back(mean_kl(model, eval_ids, options.batch_size, teacher_logp));
     bar.advance(1, fmt::format("layer {} KL {:.4f}", i, kl.back()));
   }
   bar.finish();

@@ -28,9 +28,9 @@ std::vector<double> attention_entropy(model::LlamaForCausalLMImpl& model, const 
 /// For each layer alone: convert it with `spec`, fit it for options.steps of attention transfer on
 /// fit_ids, then measure the mean per-token KL(teacher || model) on eval_ids; restore the teacher
 /// layer. One value per layer.
-std::vector<double> replace_kl(model::LlamaForCausalLMImpl& model,
-                               const model::ConversionSpec& spec, const at::Tensor& fit_ids,
-                               const at::Tensor& eval_ids, const FitOptions& options);
+std::vector<double> replace_kl(model::LlamaForCausalLMImpl& model, const model::DslaSettings& spec,
+                               const at::Tensor& fit_ids, const at::Tensor& eval_ids,
+                               const FitOptions& options);
 
 /// Layers sorted by ascending score (ties by index).
 std::vector<int64_t> ascending_order(const std::vector<double>& scores);

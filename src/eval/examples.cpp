@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "io/json_file.h"
 
 namespace dsla::eval {
 namespace {
@@ -25,12 +26,7 @@ std::string read_text(const std::filesystem::path& path) {
 }
 
 std::vector<Example> load_squad(const TaskConfig& task) {
-  json root;
-  try {
-    root = json::parse(read_text(task.data));
-  } catch (const json::exception& e) {
-    DSLA_FAIL("{}: not valid SQuAD JSON: {}", task.data.string(), e.what());
-  }
+  json root = io::read_json_file(task.data);
   std::vector<Example> out;
   try {
     for (const auto& article : root.at("data")) {

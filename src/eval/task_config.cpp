@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
+#include "config/yaml_file.h"
 #include "config/yaml_reader.h"
 #include "core/error.h"
 
@@ -16,6 +17,7 @@ void read_fields(const YAML::Node& root, TaskConfig& t, std::string& kind,
   config::SectionReader r(root, "task", errors);
   std::string data;
   std::vector<std::string> files;
+  r.nested("schema");
   r.field("name", t.name);
   r.field("kind", kind);
   r.field("format", t.format);
@@ -90,13 +92,8 @@ void validate(const TaskConfig& t, std::vector<std::string>& errors) {
 
 TaskConfig load_task(const std::filesystem::path& path) {
   DSLA_CHECK(std::filesystem::is_regular_file(path), "{}: task file not found", path.string());
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path.string());
-  } catch (const YAML::Exception& e) {
-    DSLA_FAIL("{}: not valid YAML: {}", path.string(), e.what());
-  }
-  DSLA_CHECK(root.IsMap(), "{}: expected a mapping of task settings", path.string());
+  YAML::Node root = config::read_yaml_file(path);
+  config::expect_schema(root, path, config::FileSchema::eval_task);
   TaskConfig t;
   t.file = path;
   std::vector<std::string> errors;

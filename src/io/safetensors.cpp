@@ -17,6 +17,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "io/json_file.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -154,18 +155,12 @@ at::Tensor SafetensorsFile::tensor(const std::string& name) const {
       base, e.shape, [keep](void*) mutable { keep.reset(); }, at::TensorOptions().dtype(e.dtype));
 }
 
-SafetensorsCollection::SafetensorsCollection(const fs::path& dir) {
-  fs::path single = dir / "model.safetensors";
+SafetensorsCollection::SafetensorsCollection(const fs::path& dir) : origin_(dir) {
+  fs::path single = fs::is_regular_file(dir) ? dir : dir / "model.safetensors";
   fs::path index = dir / "model.safetensors.index.json";
   std::vector<fs::path> shards;
   if (fs::exists(index)) {
-    std::ifstream in(index);
-    json j;
-    try {
-      j = json::parse(in);
-    } catch (const json::exception& e) {
-      DSLA_FAIL("{}: not valid JSON: {}", index.string(), e.what());
-    }
+    json j = read_json_file(index);
     DSLA_CHECK(j.contains("weight_map") && j["weight_map"].is_object(), "{}: missing 'weight_map'",
                index.string());
     std::set<std::string> files;

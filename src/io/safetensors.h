@@ -52,8 +52,11 @@ class SafetensorsFile {
 /// model.safetensors.index.json.
 class SafetensorsCollection {
  public:
-  /// Opens `dir`; throws dsla::Error naming the file when none is found or a shard is invalid.
+  /// Opens a model directory `dir` (model.safetensors or its sharded index) or one .safetensors
+  /// file; throws dsla::Error naming the file when none is found or a shard is invalid.
   explicit SafetensorsCollection(const std::filesystem::path& dir);
+  /// The directory or file this was opened from.
+  const std::filesystem::path& origin() const { return origin_; }
   std::vector<std::string> names() const;
   bool contains(const std::string& name) const { return owner_.count(name) != 0; }
   const TensorEntry& entry(const std::string& name) const;
@@ -62,6 +65,7 @@ class SafetensorsCollection {
   std::filesystem::path file_of(const std::string& name) const;
 
  private:
+  std::filesystem::path origin_;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, const SafetensorsFile*> owner_;
 };

@@ -13,17 +13,10 @@
 
 namespace dsla::model {
 
-/// What a converted layer becomes.
-struct ConversionSpec {
-  std::string variant = "dual";  ///< dual | single | sliding_window
-  DslaAttentionOptions dsla;     ///< dual and single
-  int64_t window = 0;            ///< sliding_window; 0 = state_matched_window(config)
-};
-
 /// The conversion state of a model: the order layers are converted in and how many of them are.
 /// Layers order[0 .. converted) are converted; every prefix of the order is a trained model.
 struct ConversionPlan {
-  ConversionSpec spec;
+  DslaSettings spec;
   std::vector<int64_t> order;
   int64_t converted = 0;
   std::vector<int64_t> converted_layers() const;
@@ -32,10 +25,23 @@ struct ConversionPlan {
 /// A student attention module for `teacher` (a SoftmaxAttention) with the teacher's projections.
 std::shared_ptr<AttentionModule> make_student_attention(const AttentionModule& teacher,
                                                         const LlamaConfig& config,
-                                                        const ConversionSpec& spec);
+                                                        const DslaSettings& spec);
 
 /// Replaces layer `layer`'s attention by a fresh student layer (in the model's dtype and device).
-void convert_layer(LlamaForCausalLMImpl& model, int64_t layer, const ConversionSpec& spec);
+void convert_layer(LlamaForCausalLMImpl& model, int64_t layer, const DslaSettings& spec);
+
+/// Converts layer `layer` (as convert_layer) while it lives; puts the previous module back after.
+class [[nodiscard]] ScopedConversion {
+ public:
+  ScopedConversion(LlamaForCausalLMImpl& model, int64_t layer, const DslaSettings& spec);
+  ~ScopedConversion();
+  ScopedConversion(const ScopedConversion&) = delete;
+  ScopedConversion& operator=(const ScopedConversion&) = delete;
+
+ private:
+  DecoderLayerImpl& layer_;
+  std::shared_ptr<AttentionModule> previous_;
+};
 
 /// Converts plan.converted_layers() in `model`.
 void apply_plan(LlamaForCausalLMImpl& model, const ConversionPlan& plan);
@@ -43,9 +49,12 @@ void apply_plan(LlamaForCausalLMImpl& model, const ConversionPlan& plan);
 /// Kinds of all layers' attention, e.g. {"dsla", "softmax", ...}.
 std::vector<std::string> attention_kinds(LlamaForCausalLMImpl& model);
 
+/// The plan as the "dsla" section of a config.json / progress.json: every layer setting, the order
+/// and the number converted.
 nlohmann::json plan_to_json(const ConversionPlan& plan);
-/// Parses the "dsla" section of a config.json; `source` names the file in errors. Checks the order
-/// is a permutation of a subset of [0, num_layers) and converted <= order size.
+/// Parses the "dsla" section of a config.json; `source` names the file in errors. Every setting
+/// must be present and valid, the order a permutation of a subset of [0, num_layers) and
+/// converted <= order size; all problems are reported at once.
 ConversionPlan plan_from_json(const nlohmann::json& j, int64_t num_layers,
                               const std::string& source);
 

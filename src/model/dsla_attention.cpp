@@ -3,6 +3,7 @@
 #include "model/dsla_attention.h"
 
 #include <ATen/ATen.h>
+#include <fmt/ranges.h>
 #include <torch/autograd.h>
 
 #include <cmath>
@@ -26,18 +27,16 @@ double gate_bias_for(double decay, double tau) {
 
 }  // namespace
 
-DslaAttention::DslaAttention(const LlamaConfig& c, const DslaAttentionOptions& o)
+DslaAttention::DslaAttention(const LlamaConfig& c, const DslaSettings& o)
     : config_(c),
       options_(o),
       heads_(c.num_attention_heads),
       kv_heads_(c.num_key_value_heads),
       head_dim_(c.head_dim) {
-  DSLA_CHECK(o.tau > 0, "dsla: tau must be > 0, got {}", o.tau);
-  DSLA_CHECK(o.gate_rank >= 0, "dsla: gate_rank must be >= 0, got {}", o.gate_rank);
-  for (double d : {o.history_decay, o.recency_decay}) {
-    DSLA_CHECK(d > 0 && d < 1, "dsla: initial decays must be in (0, 1), got {}", d);
-  }
-  DSLA_CHECK(o.gamma_init > 0 && o.gamma_init < 1, "dsla: gamma_init must be in (0, 1)");
+  auto problems = check_dsla_settings(o);
+  DSLA_CHECK(problems.empty(), "DSLA layer settings: {}", fmt::join(problems, "; "));
+  DSLA_CHECK(o.variant != DslaVariant::sliding_window,
+             "a DSLA layer cannot have variant sliding_window");
   bool qkv_bias = c.attention_bias || c.qkv_bias;
   auto lin = [](int64_t in, int64_t out, bool bias) {
     return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
@@ -47,8 +46,8 @@ DslaAttention::DslaAttention(const LlamaConfig& c, const DslaAttentionOptions& o
   v_proj = register_module("v_proj", lin(c.hidden_size, kv_heads_ * head_dim_, qkv_bias));
   o_proj = register_module("o_proj", lin(heads_ * head_dim_, c.hidden_size, c.attention_bias));
   history_gate_down = gate_down("history_gate_down");
-  history_gate_up = gate_up("history_gate_up", o.history_decay);
-  if (!o.single_state) {
+  history_gate_up = gate_up("history_gate_up", o.single_state() ? o.single_decay : o.history_decay);
+  if (!o.single_state()) {
     recency_gate_down = gate_down("recency_gate_down");
     recency_gate_up = gate_up("recency_gate_up", o.recency_decay);
     double logit = std::log(o.gamma_init / (1 - o.gamma_init));
@@ -77,7 +76,7 @@ torch::nn::Linear DslaAttention::gate_up(const char* name, double decay) {
 
 std::shared_ptr<DslaAttention> DslaAttention::from_softmax(const AttentionModule& teacher,
                                                            const LlamaConfig& config,
-                                                           const DslaAttentionOptions& options) {
+                                                           const DslaSettings& options) {
   auto layer = std::make_shared<DslaAttention>(config, options);
   copy_projections(teacher, "dsla", layer->q_proj, layer->k_proj, layer->v_proj, layer->o_proj);
   layer->to(teacher.parameters().front().scalar_type());
@@ -94,12 +93,12 @@ at::Tensor DslaAttention::gate(torch::nn::Linear& down, torch::nn::Linear& up,
 std::pair<at::Tensor, at::Tensor> DslaAttention::log_gates(const at::Tensor& x) {
   at::Tensor g1 = gate(history_gate_down, history_gate_up, x);
   // A single-state layer runs the dual kernel with both states on the same gate and gamma = 1.
-  if (options_.single_state) return {g1, g1};
+  if (options_.single_state()) return {g1, g1};
   return {g1, gate(recency_gate_down, recency_gate_up, x)};
 }
 
 at::Tensor DslaAttention::gamma() {
-  if (options_.single_state) {
+  if (options_.single_state()) {
     return at::ones({heads_}, history_gate_up->weight.options().dtype(at::kFloat));
   }
   return at::sigmoid(gamma_logit.to(at::kFloat)).expand({heads_}).contiguous();

@@ -1,5 +1,5 @@
 // DslaAttention: a decoder layer's attention replaced by dual-state gated linear attention (two
-// decays, mixed by gamma).
+// decays, mixed by gamma), or one gated state for the single variant.
 #pragma once
 
 #include <torch/nn/modules/linear.h>
@@ -7,34 +7,20 @@
 #include <memory>
 
 #include "model/attention.h"
+#include "model/dsla_settings.h"
 #include "model/llama_config.h"
 #include "model/rmsnorm.h"
 
 namespace dsla::model {
 
-struct DslaAttentionOptions {
-  double tau = 16.0;            ///< log-gate = logsigmoid(z) / tau
-  int64_t gate_rank = 16;       ///< gate projection x -> rank -> H*d; 0 = full rank x -> H*d
-  bool per_head_gamma = false;  ///< one mixing weight per head instead of one per layer
-  bool rope = false;         ///< apply the teacher's RoPE to q and k (the paper's DSLA uses none)
-  bool output_norm = false;  ///< per-head RMSNorm of the mixed output before o_proj
-  double history_decay = 0.999;  ///< initial per-token decay of state 1
-  double recency_decay = 0.875;  ///< initial per-token decay of state 2
-  double gamma_init = 0.5;       ///< initial weight of the history state
-  int64_t chunk_size = 64;       ///< chunk of the chunked kernel
-  /// One gated state only (the paper's single-state GLA ablation): no recency gate, no gamma; the
-  /// state decays from `history_decay`.
-  bool single_state = false;
-};
-
 class DslaAttention : public AttentionModule {
  public:
-  DslaAttention(const LlamaConfig& config, const DslaAttentionOptions& options);
+  DslaAttention(const LlamaConfig& config, const DslaSettings& options);
   /// A DSLA layer whose q, k, v, o projections are copies of the teacher's (GQA k/v kept at KV-head
   /// size and repeated to all heads in forward).
   static std::shared_ptr<DslaAttention> from_softmax(const AttentionModule& teacher,
                                                      const LlamaConfig& config,
-                                                     const DslaAttentionOptions& options);
+                                                     const DslaSettings& options);
 
   at::Tensor forward(const at::Tensor& x, const AttentionContext& ctx, LayerCache* cache) override;
   std::string kind() const override { return "dsla"; }
@@ -44,7 +30,7 @@ class DslaAttention : public AttentionModule {
   std::pair<at::Tensor, at::Tensor> log_gates(const at::Tensor& x);
   /// The mixing weight per head [H] in (0, 1) (ones for a single-state layer).
   at::Tensor gamma();
-  const DslaAttentionOptions& options() const { return options_; }
+  const DslaSettings& options() const { return options_; }
 
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   torch::nn::Linear history_gate_down{nullptr}, history_gate_up{nullptr};
@@ -58,7 +44,7 @@ class DslaAttention : public AttentionModule {
   at::Tensor gate(torch::nn::Linear& down, torch::nn::Linear& up, const at::Tensor& x);
 
   LlamaConfig config_;
-  DslaAttentionOptions options_;
+  DslaSettings options_;
   int64_t heads_, kv_heads_, head_dim_;
 };
 

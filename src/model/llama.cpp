@@ -45,10 +45,25 @@ at::Tensor LlamaForCausalLMImpl::hidden_states(const at::Tensor& ids, int64_t st
              "pad must be [batch] = [{}]", ids.size(0));
   AttentionContext ctx = make_context(start_pos, ids.size(1), pad);
   at::Tensor h = model->embed_tokens->forward(ids);
-  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
-    h = layer(i).forward(h, ctx, cache ? &cache->layer(i) : nullptr);
+  return model->norm->forward(forward_layers(h, 0, num_layers(), own_attention(ctx, cache)));
+}
+
+at::Tensor LlamaForCausalLMImpl::forward_layers(at::Tensor h, int64_t from, int64_t to,
+                                                const AttentionStep& attend) {
+  DSLA_CHECK(from >= 0 && from <= to && to <= num_layers(), "layers [{}, {}) outside [0, {}]", from,
+             to, num_layers());
+  for (int64_t i = from; i < to; ++i) {
+    DecoderLayerImpl& l = layer(i);
+    h = l.feed_forward(h + attend(i, l.input_layernorm->forward(h)));
   }
-  return model->norm->forward(h);
+  return h;
+}
+
+AttentionStep LlamaForCausalLMImpl::own_attention(const AttentionContext& ctx,
+                                                  InferenceCache* cache) {
+  return [this, &ctx, cache](int64_t i, const at::Tensor& x) {
+    return layer(i).attention()->forward(x, ctx, cache ? &cache->layer(i) : nullptr);
+  };
 }
 
 AttentionContext LlamaForCausalLMImpl::make_context(int64_t start_pos, int64_t tokens,
@@ -72,18 +87,14 @@ at::Tensor LlamaForCausalLMImpl::residual_before(const at::Tensor& ids, int64_t 
              "layer {} out of range [0, {}]", layer_index, config_.num_hidden_layers);
   AttentionContext ctx = make_context(0, ids.size(1));
   at::Tensor h = model->embed_tokens->forward(ids);
-  for (int64_t i = 0; i < layer_index; ++i) h = layer(i).forward(h, ctx, nullptr);
-  return h;
+  return forward_layers(h, 0, layer_index, own_attention(ctx, nullptr));
 }
 
 at::Tensor LlamaForCausalLMImpl::logits_from(const at::Tensor& h_in, int64_t layer_index) {
   DSLA_CHECK(layer_index >= 0 && layer_index <= config_.num_hidden_layers,
              "layer {} out of range [0, {}]", layer_index, config_.num_hidden_layers);
   AttentionContext ctx = make_context(0, h_in.size(1));
-  at::Tensor h = h_in;
-  for (int64_t i = layer_index; i < config_.num_hidden_layers; ++i) {
-    h = layer(i).forward(h, ctx, nullptr);
-  }
+  at::Tensor h = forward_layers(h_in, layer_index, num_layers(), own_attention(ctx, nullptr));
   return logits(model->norm->forward(h));
 }
 

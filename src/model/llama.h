@@ -5,6 +5,8 @@
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 
+#include <functional>
+
 #include "model/decoder_layer.h"
 #include "model/rope.h"
 
@@ -23,6 +25,10 @@ TORCH_MODULE(LlamaBackbone);
 /// Which positions get logits: every position (perplexity, training) or the last only (generation).
 enum class LogitsFor { kAll, kLast };
 
+/// The attention half of decoder layer `layer` for its normalised input x [B, T, hidden]; returns
+/// the attention output [B, T, hidden] that is added to the residual stream.
+using AttentionStep = std::function<at::Tensor(int64_t layer, const at::Tensor& x)>;
+
 class LlamaForCausalLMImpl : public torch::nn::Module {
  public:
   explicit LlamaForCausalLMImpl(LlamaConfig config);
@@ -33,6 +39,11 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
   /// start_pos counts columns and row b's tokens sit at positions column - pad[b].
   at::Tensor forward(const at::Tensor& ids, int64_t start_pos = 0, InferenceCache* cache = nullptr,
                      LogitsFor which = LogitsFor::kAll, const at::Tensor& pad = {});
+  /// The one walk of the decoder stack: runs layers [from, to) on the residual stream h
+  /// [B, T, hidden], each as h + attend(i, input_norm(h)) followed by its feed-forward half.
+  at::Tensor forward_layers(at::Tensor h, int64_t from, int64_t to, const AttentionStep& attend);
+  /// The usual attention step: each layer's own module with `ctx` and, when given, its cache.
+  AttentionStep own_attention(const AttentionContext& ctx, InferenceCache* cache);
   /// Hidden states after the final norm: [B, T, hidden].
   at::Tensor hidden_states(const at::Tensor& ids, int64_t start_pos, InferenceCache* cache,
                            const at::Tensor& pad = {});

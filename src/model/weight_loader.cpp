@@ -8,8 +8,8 @@
 #include <set>
 
 #include "core/error.h"
-#include "io/hf_config.h"
-#include "model/dsla_checkpoint.h"
+#include "model/export.h"
+#include "model/hf_config.h"
 
 namespace dsla::model {
 namespace {
@@ -29,13 +29,14 @@ std::string join_first(const std::vector<std::string>& names, size_t n) {
 }  // namespace
 
 LoadReport load_parameters(torch::nn::Module& module, const io::SafetensorsCollection& files,
-                           const std::function<bool(const std::string&)>& ignorable) {
+                           const std::function<bool(const std::string&)>& ignorable,
+                           const std::string& prefix) {
   LoadReport report;
   std::set<std::string> consumed;
   std::vector<std::string> missing;
   torch::NoGradGuard no_grad;
   for (const auto& item : module.named_parameters(/*recurse=*/true)) {
-    const std::string& name = item.key();
+    const std::string name = prefix + item.key();
     at::Tensor param = item.value();
     if (!files.contains(name)) {
       missing.push_back(name);
@@ -51,8 +52,8 @@ LoadReport load_parameters(torch::nn::Module& module, const io::SafetensorsColle
     report.tensors++;
     report.bytes += static_cast<int64_t>(e.end - e.begin);
   }
-  DSLA_CHECK(missing.empty(), "model files lack {} tensor(s): {}", missing.size(),
-             join_first(missing, 8));
+  DSLA_CHECK(missing.empty(), "{}: the model files lack {} tensor(s): {}", files.origin().string(),
+             missing.size(), join_first(missing, 8));
   std::vector<std::string> unexpected;
   for (const auto& name : files.names()) {
     if (consumed.count(name) != 0) continue;
@@ -68,9 +69,13 @@ LoadReport load_parameters(torch::nn::Module& module, const io::SafetensorsColle
   return report;
 }
 
+at::ScalarType scalar_type(Dtype dtype) {
+  return dtype == Dtype::bfloat16 ? at::kBFloat16 : at::kFloat;
+}
+
 LlamaForCausalLM load_llama(const std::filesystem::path& model_dir, at::ScalarType dtype,
                             LoadReport* report) {
-  LlamaConfig config = io::load_llama_config(model_dir);
+  LlamaConfig config = model::load_llama_config(model_dir);
   io::SafetensorsCollection files(model_dir);
   LlamaForCausalLM model(config);
   model->to(dtype);

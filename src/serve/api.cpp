@@ -182,10 +182,6 @@ nlohmann::json stream_chunk(const ApiRequest& api, const std::string& text,
           {"choices", {choice}}};
 }
 
-std::string json_text(const nlohmann::json& j, int indent) {
-  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 std::string error_body(const ApiError& e) {
   const char* type = e.status == 400   ? "invalid_request_error"
                      : e.status == 503 ? "unavailable"

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "io/json_file.h"
 #include "serve/chat_template.h"
 #include "serve/request.h"
 #include "tokenizer/tokenizer.h"
@@ -43,7 +44,7 @@ nlohmann::json stream_chunk(const ApiRequest& api, const std::string& text,
                             const std::string& model_name, const std::string& id, int64_t created);
 /// `j` as compact JSON text; invalid UTF-8 (a model can emit part of a character, a client can send
 /// any bytes) becomes U+FFFD instead of an exception.
-std::string json_text(const nlohmann::json& j, int indent = -1);
+using io::json_text;
 
 /// {"error": {"message", "type", "param", "code"}}.
 std::string error_body(const ApiError& e);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "io/json_file.h"
 
 namespace dsla::serve {
 namespace {
@@ -44,19 +45,13 @@ ChatTemplate ChatTemplate::from_text(const std::string& jinja, const std::string
 ChatTemplate ChatTemplate::load(const std::filesystem::path& model_dir) {
   std::filesystem::path file = model_dir / "tokenizer_config.json";
   ChatTemplate none;
-  std::ifstream in(file);
-  if (!in.good()) {
+  if (!std::filesystem::is_regular_file(file)) {
     none.error_ = model_dir.string() +
                   " has no tokenizer_config.json, so no chat template; use "
                   "/v1/completions";
     return none;
   }
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    DSLA_FAIL("{}: not JSON: {}", file.string(), e.what());
-  }
+  nlohmann::json j = io::read_json_file(file);
   if (!j.contains("chat_template") || !j["chat_template"].is_string()) {
     none.error_ = file.string() + " has no chat_template; use /v1/completions";
     return none;

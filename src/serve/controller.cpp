@@ -2,12 +2,14 @@
 #include "serve/controller.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <fstream>
 #include <map>
 
 #include "core/error.h"
+#include "io/json_file.h"
 
 namespace dsla::serve {
 
@@ -26,8 +28,25 @@ nlohmann::json to_json(const DepthDecision& d) {
             {"p99_tpot_ms", s.p99_tpot_ms}}}};
 }
 
+std::vector<std::string> check_controller_config(const ControllerConfig& c) {
+  std::vector<std::string> e;
+  if (c.min_depth < 0 || c.max_depth < c.min_depth) {
+    e.push_back(fmt::format("depth range {}..{} is empty or negative", c.min_depth, c.max_depth));
+  }
+  if (c.step < 1) e.push_back(fmt::format("depth step {} must be at least 1", c.step));
+  if (c.prompt_low > c.prompt_high || c.queue_low > c.queue_high) {
+    e.push_back("the low thresholds must not exceed the high ones");
+  }
+  if (c.cooldown_s < 0) e.push_back(fmt::format("cooldown {} s must be >= 0", c.cooldown_s));
+  return e;
+}
+
 DepthController::DepthController(const ControllerConfig& config, int64_t initial)
-    : config_(config), depth_(std::clamp(initial, config.min_depth, ceiling())) {}
+    : config_(config) {
+  auto problems = check_controller_config(config);
+  DSLA_CHECK(problems.empty(), "depth controller: {}", fmt::join(problems, "; "));
+  depth_ = std::clamp(initial, config.min_depth, ceiling());
+}
 
 int64_t DepthController::ceiling() const {
   int64_t top = config_.max_depth;
@@ -84,14 +103,7 @@ std::optional<DepthDecision> DepthController::update(const LoadSignals& s) {
 
 int64_t quality_max_depth(const std::string& eval_json, const std::string& task,
                           const std::string& metric, double tolerance) {
-  std::ifstream in(eval_json);
-  DSLA_CHECK(in.good(), "{}: cannot open the eval results", eval_json);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    DSLA_FAIL("{}: not JSON: {}", eval_json, e.what());
-  }
+  nlohmann::json j = io::read_json_file(eval_json);
   DSLA_CHECK(j.contains("rows") && j["rows"].is_array(), "{}: no 'rows' (not a dsla eval.json)",
              eval_json);
   std::map<int64_t, double> score;  // converted layers -> metric

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace dsla::serve {
 
@@ -36,6 +37,9 @@ struct ControllerConfig {
   bool fixed = false;              ///< never change (a fixed-depth server)
 };
 
+/// Every problem of `c` (thresholds out of order, a step below 1, an empty depth range).
+std::vector<std::string> check_controller_config(const ControllerConfig& c);
+
 struct DepthDecision {
   double time_s = 0;
   int64_t from = 0, to = 0;
@@ -47,7 +51,8 @@ nlohmann::json to_json(const DepthDecision& d);
 
 class DepthController {
  public:
-  /// Starts at `initial` (clamped to the allowed range).
+  /// Starts at `initial` (clamped to the allowed range). Throws dsla::Error listing the problems
+  /// of an invalid config.
   DepthController(const ControllerConfig& config, int64_t initial);
   int64_t depth() const { return depth_; }
   /// The deepest depth the controller may choose.

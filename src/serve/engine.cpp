@@ -19,7 +19,7 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 
 }  // namespace
 
-Engine::Engine(HybridModel& model, const EngineOptions& options, const ControllerConfig& controller)
+Engine::Engine(ServedModel& model, const EngineOptions& options, const ControllerConfig& controller)
     : model_(model),
       options_(options),
       max_context_(options.max_context > 0 ? options.max_context
@@ -185,8 +185,11 @@ void Engine::prefill_step() {
       at::tensor(std::vector<int64_t>(prompt.begin() + p.done, prompt.begin() + p.done + n),
                  at::kLong)
           .view({1, n});
-  model::LlamaForCausalLMImpl& m = model_.at_depth(r.depth);
-  at::Tensor logits = m.forward(ids, p.done, &p.cache, model::LogitsFor::kLast);  // [1, 1, V]
+  at::Tensor logits;  // [1, 1, V]
+  {
+    model::DepthScope scope = model_.at_depth(r.depth);
+    logits = scope->forward(ids, p.done, &p.cache, model::LogitsFor::kLast);
+  }
   p.done += n;
   if (p.done < total) return;
   int64_t token = p.run.sampler->next(logits.select(1, 0)).item<int64_t>();

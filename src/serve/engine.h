@@ -16,8 +16,8 @@
 
 #include "serve/batch_cache.h"
 #include "serve/controller.h"
-#include "serve/hybrid_model.h"
 #include "serve/request.h"
+#include "serve/served_model.h"
 #include "serve/stats.h"
 
 namespace dsla::serve {
@@ -32,7 +32,7 @@ struct EngineOptions {
 
 class Engine {
  public:
-  Engine(HybridModel& model, const EngineOptions& options, const ControllerConfig& controller);
+  Engine(ServedModel& model, const EngineOptions& options, const ControllerConfig& controller);
   ~Engine();
 
   /// Queues a request. Throws dsla::Error (a bad request) when it cannot ever be served: empty
@@ -49,7 +49,7 @@ class Engine {
   void join();
 
   EngineStats stats() const;
-  const HybridModel& model() const { return model_; }
+  const ServedModel& model() const { return model_; }
   const EngineOptions& options() const { return options_; }
 
  private:
@@ -92,7 +92,7 @@ class Engine {
   void log_decision(const DepthDecision& d);
   double seconds_since_start() const;
 
-  HybridModel& model_;
+  ServedModel& model_;
   EngineOptions options_;
   int64_t max_context_;
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "serve/batch_cache.h"
-#include "serve/hybrid_model.h"
+#include "serve/served_model.h"
 
 namespace dsla::serve {
 
@@ -20,6 +20,6 @@ struct DepthBatch {
 /// Logits [sum of B_g, 1, vocab] (fp32), rows in the order of `batches`. Each batch's result is
 /// that of its depth's model alone (`model.at_depth(depth).forward`), up to the rounding of
 /// matrix products over more rows. The caller advances each batch's cache.
-at::Tensor decode_mixed(HybridModel& model, const std::vector<DepthBatch>& batches);
+at::Tensor decode_mixed(ServedModel& model, const std::vector<DepthBatch>& batches);
 
 }  // namespace dsla::serve

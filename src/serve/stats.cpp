@@ -20,14 +20,6 @@ double quantile_or_zero(const std::vector<double>& v, double q) {
 
 }  // namespace
 
-double quantile(std::vector<double> v, double q) {
-  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
-  if (v.empty()) return std::nan("");
-  std::sort(v.begin(), v.end());
-  auto i = static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
 void StatsRecorder::trim(std::deque<Sample>& d) const {
   auto cutoff = Clock::now() - kWindow;
   while (!d.empty() && d.front().at < cutoff) d.pop_front();

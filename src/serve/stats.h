@@ -10,10 +10,9 @@
 #include <string>
 #include <vector>
 
-namespace dsla::serve {
+#include "core/quantile.h"
 
-/// The q-quantile (nearest rank) of `values`, NaNs ignored; NaN when none is left.
-double quantile(std::vector<double> values, double q);
+namespace dsla::serve {
 
 /// Quantiles of recent samples.
 struct LatencySummary {

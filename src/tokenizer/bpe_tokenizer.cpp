@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "tokenizer/utf8_util.h"
 
 namespace dsla {
@@ -14,18 +15,6 @@ namespace dsla {
 namespace {
 
 using Json = nlohmann::json;
-
-Json read_json_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  DSLA_CHECK(in.good(), "{}: cannot open tokenizer file", path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  try {
-    return Json::parse(text.str());
-  } catch (const Json::exception& e) {
-    DSLA_FAIL("{}: malformed JSON: {}", path.string(), e.what());
-  }
-}
 
 tokenizer::AddedToken parse_added_token(const Json& entry) {
   tokenizer::AddedToken token;
@@ -43,7 +32,7 @@ tokenizer::AddedToken parse_added_token(const Json& entry) {
 
 BpeTokenizer::BpeTokenizer(const std::filesystem::path& path) {
   const std::string file = path.string();
-  const Json root = read_json_file(path);
+  const Json root = io::read_json_file(path);
   try {
     DSLA_CHECK(root.is_object() && root.contains("model"), "{}: no \"model\" section", file);
     model_ = std::make_unique<tokenizer::BpeModel>(root.at("model"), file);

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "tokenizer/tokenizer.h"
@@ -29,11 +30,7 @@ std::string read_text(const fs::path& path) {
 /// The JSON object in `path`, or null when the file does not exist.
 Json read_optional_json(const fs::path& path) {
   if (!fs::exists(path)) return Json();
-  try {
-    return Json::parse(read_text(path));
-  } catch (const Json::exception& e) {
-    DSLA_FAIL("{}: malformed JSON: {}", path.string(), e.what());
-  }
+  return io::read_json_file(path);
 }
 
 /// A special token's id from a config entry: a token string, an AddedToken object or an id.

@@ -78,6 +78,26 @@ printf 'model:\n  path: %s\ndata:\n  train_files: [%s]\nrun:\n  dir: %s\n' "$goo
 expect "malformed jsonl" 1 "$tmp/bad.jsonl:2" -- "$dsla" distill "$tmp/badjsonl.yaml"
 expect "--set list with commas" 0 "is valid" -- "$dsla" validate "$repo/recipes/stories260k/distill.yaml" \
   --no-file-checks --set distill.order=list --set 'distill.layers=[3,0,4]'
+# dsla validate takes every kind of dsla YAML file: every file in recipes/, and a broken one of each kind.
+while IFS= read -r f; do
+  expect "validate $f" 0 "is valid" -- "$dsla" validate --no-file-checks "$f"
+done < <(find "$repo/recipes" -name '*.yaml' | sort)
+printf 'schema: distill\nmodel: {path: /m}\ndata: {train_files: [/a]}\ndsla: {variant: triple, tau: -1}\n' > "$tmp/v1.yaml"
+expect "validate broken distill" 1 "$tmp/v1.yaml" "dsla.variant: 'triple' is not one of" -- "$dsla" validate "$tmp/v1.yaml"
+printf 'schema: eval_task\nname: t\nkind: generate\nformat: squad\nlimit: -1\n' > "$tmp/v2.yaml"
+expect "validate broken eval task" 1 "$tmp/v2.yaml" "task.data: the examples file is required" "task.limit: must be >= 0" \
+  -- "$dsla" validate "$tmp/v2.yaml"
+printf 'schema: load\narrivals: poisson\nphases: [{rate: 0, seconds: 1}]\ntimeout_s: 0\n' > "$tmp/v3.yaml"
+expect "validate broken load" 1 "$tmp/v3.yaml" "rate and seconds must be > 0" "timeout_s must be > 0" \
+  -- "$dsla" validate "$tmp/v3.yaml"
+printf 'schema: serve\nport: 99999\ndepth: deep\n' > "$tmp/v4.yaml"
+expect "validate broken serve" 1 "$tmp/v4.yaml" "--model DIR" "serve.port: must be in [0, 65535]" "'deep' is neither" \
+  -- "$dsla" validate "$tmp/v4.yaml"
+printf 'schema: blueprint\n' > "$tmp/v5.yaml"
+expect "validate unknown schema" 1 "$tmp/v5.yaml" "schema 'blueprint' is not one of" -- "$dsla" validate "$tmp/v5.yaml"
+expect "serve flag out of range" 1 "serve.port: must be in [0, 65535], got 99999" -- "$dsla" serve --model "$good" --port 99999
+expect "serve flag of the wrong type" 1 "serve.max_batch: cannot read 'many' as an integer" \
+  -- "$dsla" serve --model "$good" --max-batch many
 expect "export of a missing run" 1 "$tmp/norun" "no such run directory" -- "$dsla" export --run "$tmp/norun" --out "$tmp/x"
 expect "export without --out" 1 "--out is required" -- "$dsla" export --run "$tmp"
 

@@ -2,9 +2,12 @@
 // cross-field errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "config/recipe.h"
+#include "config/yaml_file.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/paths.h"
@@ -38,17 +41,23 @@ const char* kMinimal = "model: {path: /m}\ndata: {train_files: [/a.txt]}\n";
 
 TEST(Recipes, EveryRecipeInTheRepositoryParsesAndValidates) {
   int count = 0;
+  std::map<dsla::config::FileSchema, int> kinds;
   for (const auto& e : fs::recursive_directory_iterator(dsla::repo_root() / "recipes")) {
     if (e.path().extension() != ".yaml") continue;
-    // Task files (tests/eval) and load recipes (tests/serve) are not distill recipes.
-    if (e.path().parent_path().filename() == "eval") continue;
-    if (e.path().parent_path().filename() == "serve") continue;
+    // Every file says what it is; the other schemas are validated by test_cli_errors (dsla
+    // validate) and their own tests.
+    auto root = dsla::config::read_yaml_file(e.path());
+    EXPECT_TRUE(root["schema"]) << e.path() << " declares no schema";
+    auto schema = dsla::config::file_schema(root, e.path());
+    ++kinds[schema];
+    if (schema != dsla::config::FileSchema::distill) continue;
     ++count;
     auto r = load_recipe(e.path());
     auto problems = validate_recipe(r, /*check_files=*/false);
     EXPECT_TRUE(problems.empty()) << e.path() << ": " << (problems.empty() ? "" : problems[0]);
   }
   EXPECT_GE(count, 2);
+  EXPECT_EQ(kinds.size(), 4u);  // distill, eval_task, load and serve files all ship
   // The CI-sized recipe points at files that exist here.
   auto r = load_recipe(dsla::repo_root() / "recipes" / "stories260k" / "distill.yaml");
   EXPECT_EQ(r.model.path, (dsla::assets_dir() / "stories260K" / "hf").string());
@@ -97,10 +106,72 @@ TEST(Recipes, ValidationReportsEveryCrossFieldProblem) {
   EXPECT_TRUE(has("distill.fraction: must be in (0, 1]"));
   EXPECT_TRUE(has("model.path: '/m' is not an HF model directory"));
   EXPECT_TRUE(has("data: file '/a.txt' not found"));
-  auto variant = validate_recipe(load_recipe(p, {"dsla.variant=triple"}), false);
-  ASSERT_FALSE(variant.empty());
-  EXPECT_NE(variant[0].find("dsla.variant: 'triple' is not one of"), std::string::npos)
-      << variant[0];
+  // Choices are enums parsed once, when the recipe is read, listing the known values.
+  std::string variant = load_error(p, {"dsla.variant=triple"});
+  EXPECT_NE(variant.find("dsla.variant: 'triple' is not one of: dual, single, sliding_window"),
+            std::string::npos)
+      << variant;
+  EXPECT_NE(load_error(p, {"profile.metrics=[entropy, kl]"})
+                .find("profile.metrics: item 1: 'kl' is not one of: entropy, replace_kl"),
+            std::string::npos);
+  auto empty = validate_recipe(load_recipe(p, {"profile.metrics=[]"}), false);
+  EXPECT_TRUE(std::any_of(empty.begin(), empty.end(), [](const std::string& e) {
+    return e.find("profile.metrics: at least one metric is required") != std::string::npos;
+  }));
+}
+
+TEST(Settings, OneTableReadsWritesChecksAndCompares) {
+  using dsla::model::DslaSettings;
+  const auto& table = dsla::model::dsla_settings_table();
+  // Every setting is written and read back; the written form holds every key of the table.
+  DslaSettings a;
+  a.variant = dsla::model::DslaVariant::single;
+  a.history_decay = 0.99;
+  a.chunk_size = 32;
+  nlohmann::json j = dsla::settings_to_json(table, a);
+  EXPECT_EQ(j.size(), table.size());
+  EXPECT_EQ(j["variant"], "single");
+  DslaSettings b;
+  std::vector<std::string> errors;
+  dsla::read_stored_settings(table, j, b, "dsla", errors);
+  EXPECT_TRUE(errors.empty());
+  EXPECT_TRUE(dsla::differing_settings(table, a, b).empty());
+  // Differences are named with both values.
+  b.chunk_size = 64;
+  auto differ = dsla::differing_settings(table, a, b);
+  ASSERT_EQ(differ.size(), 1u);
+  EXPECT_EQ(differ[0], "chunk_size (32 vs 64)");
+  // A stored form lacking a key is refused, naming it; a recipe section may leave keys out.
+  j.erase("gamma_init");
+  errors.clear();
+  dsla::read_stored_settings(table, j, b, "dsla", errors);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("lacks 'gamma_init'"), std::string::npos) << errors[0];
+  errors.clear();
+  dsla::read_settings(table, nlohmann::json{{"tau", 8}}, b, "dsla", errors);
+  EXPECT_TRUE(errors.empty());
+  EXPECT_DOUBLE_EQ(b.tau, 8);
+  // The default comes from the declaration.
+  EXPECT_EQ(table.front().default_value(), "dual");
+  // Checks name the setting and the value.
+  DslaSettings bad;
+  bad.tau = -1;
+  bad.recency_decay = 0.9995;
+  auto problems = dsla::model::check_dsla_settings(bad);
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_EQ(problems[0], "dsla.tau: must be > 0, got -1");
+  EXPECT_NE(problems[1].find("must exceed dsla.recency_decay"), std::string::npos);
+}
+
+TEST(Recipes, AFileOfAnotherSchemaIsNotARecipe) {
+  fs::path p = write_recipe("schema: eval_task\nname: x\n");
+  EXPECT_NE(load_error(p).find("declares 'schema: eval_task', but a 'distill' file is expected"),
+            std::string::npos)
+      << load_error(p);
+  fs::path q = write_recipe("schema: blueprint\n");
+  EXPECT_NE(load_error(q).find("schema 'blueprint' is not one of: distill, eval_task, load, serve"),
+            std::string::npos)
+      << load_error(q);
 }
 
 TEST(Recipes, ResolvedYamlRoundTrips) {

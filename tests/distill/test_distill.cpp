@@ -11,7 +11,7 @@
 #include "core/paths.h"
 #include "distill/driver.h"
 #include "distill/layer_fit.h"
-#include "model/dsla_checkpoint.h"
+#include "model/export.h"
 #include "model/softmax_attention.h"
 #include "model/weight_loader.h"
 #include "support/test_paths.h"
@@ -28,7 +28,7 @@ config::Recipe tiny_recipe(const fs::path& run_dir) {
   fs::path data = assets_dir() / "datasets" / "tinystories_val_sample";
   r.data.eval_files = {(data / "cs336_tinystories_sample.txt").string()};
   r.data.max_eval_tokens = 1024;
-  r.distill.order = "list";
+  r.distill.order = config::OrderKind::list;
   r.distill.layers = {4, 1, 2};
   r.distill.fraction = 1.0 / 3.0;
   r.distill.steps_per_layer = 6;
@@ -71,8 +71,8 @@ TEST(Distill, AttentionTransferLowersTheLoss) {
   auto model = model::load_llama(t::stories260k_dir());
   for (auto& p : model->parameters()) p.set_requires_grad(false);
   auto teacher = model->layer(2).attention();
-  model::ConversionSpec spec;
-  spec.dsla.gate_rank = 4;
+  model::DslaSettings spec;
+  spec.gate_rank = 4;
   model::convert_layer(*model, 2, spec);
   at::manual_seed(1);
   at::Tensor ids = at::randint(1, model->config().vocab_size, {8, 48}, at::kLong);
@@ -89,7 +89,7 @@ TEST(Distill, AttentionTransferLowersTheLoss) {
 TEST(Distill, RunCheckpointsResumesAndExportsBitIdentically) {
   fs::path dir = t::make_temp_dir("distill_run");
   config::Recipe r = tiny_recipe(dir / "run");
-  distill::RunProgress first = distill::run_distill(r, {});
+  run::RunProgress first = distill::run_distill(r, {});
   EXPECT_EQ(first.plan.converted, 1);
   ASSERT_EQ(first.stages.size(), 2u);  // teacher + stage 1
   EXPECT_GT(first.stages[1].perplexity.at("tinystories_val_heldout"), 1.0);
@@ -106,7 +106,7 @@ TEST(Distill, RunCheckpointsResumesAndExportsBitIdentically) {
   EXPECT_THROW(distill::run_distill(r, {}), Error);
   // Resuming with other conversion settings is refused, naming the setting.
   config::Recipe other = r;
-  other.dsla.variant = "single";
+  other.dsla.variant = model::DslaVariant::single;
   try {
     distill::run_distill(other, {true});
     ADD_FAILURE() << "resume with another variant was accepted";
@@ -115,18 +115,18 @@ TEST(Distill, RunCheckpointsResumesAndExportsBitIdentically) {
   }
   // Resume to all three layers: stage 1 is kept as it was.
   r.distill.fraction = 1.0;
-  distill::RunProgress full = distill::run_distill(r, {true});
+  run::RunProgress full = distill::run_distill(r, {true});
   EXPECT_EQ(full.plan.converted, 3);
   EXPECT_EQ(full.stages.size(), 4u);
   EXPECT_EQ(slurp(dir / "run" / "stages" / "stage_001.safetensors"), stage1);
 
   // The in-memory model of the last stage vs its export loaded back.
-  distill::RunDirectory run(dir / "run");
+  run::RunDirectory run_dir(dir / "run");
   auto model = model::load_llama(t::stories260k_dir());
-  auto progress = run.load_progress(model->num_layers());
+  auto progress = run_dir.load_progress(model->num_layers());
   ASSERT_TRUE(progress.has_value());
   model::apply_plan(*model, progress->plan);
-  run.load_stages(*model, *progress);
+  run_dir.load_stages(*model, *progress);
   model::export_model(*model, progress->plan, t::stories260k_dir(), dir / "export");
   auto loaded = model::load_llama(dir / "export");
   EXPECT_EQ(model::attention_kinds(*loaded), model::attention_kinds(*model));

@@ -86,9 +86,9 @@ TEST(SlidingWindow, MatchesFp64ReferenceFullAndCached) {
 TEST(SingleState, MatchesFp64Recurrence) {
   auto model = load_llama(t::stories260k_dir());
   const LlamaConfig& c = model->config();
-  ConversionSpec spec;
-  spec.variant = "single";
-  spec.dsla.history_decay = 0.9;
+  DslaSettings spec;
+  spec.variant = DslaVariant::single;
+  spec.single_decay = 0.9;
   convert_layer(*model, 1, spec);
   auto* layer = dynamic_cast<DslaAttention*>(model->layer(1).attention().get());
   ASSERT_NE(layer, nullptr);
@@ -120,9 +120,9 @@ TEST(SingleState, MatchesFp64Recurrence) {
 
 TEST(ConversionPlan, JsonRoundTripAndErrors) {
   ConversionPlan plan;
-  plan.spec.variant = "dual";
-  plan.spec.dsla.gate_rank = 4;
-  plan.spec.dsla.per_head_gamma = true;
+  plan.spec.variant = DslaVariant::dual;
+  plan.spec.gate_rank = 4;
+  plan.spec.per_head_gamma = true;
   plan.order = {3, 0, 4, 1, 2};
   plan.converted = 2;
   nlohmann::json j = plan_to_json(plan);

@@ -27,7 +27,7 @@ LlamaForCausalLM hybrid(const std::string& variant) {
   LlamaForCausalLM model = load_llama(t::stories260k_dir());
   if (variant.empty()) return model;
   ConversionPlan plan;
-  plan.spec.variant = variant;
+  plan.spec.variant = *dsla::parse_enum<DslaVariant>(variant);
   plan.spec.window = 4;  // shorter than the prompts: the windowed cache is trimmed while decoding
   plan.order = {0, 2, 4};
   plan.converted = 3;

@@ -18,7 +18,7 @@ namespace t = dsla::testing;
 
 namespace {
 
-LlamaForCausalLM stories_with_dsla(const std::vector<int64_t>& layers, DslaAttentionOptions o) {
+LlamaForCausalLM stories_with_dsla(const std::vector<int64_t>& layers, DslaSettings o) {
   auto model = load_llama(t::stories260k_dir());
   for (int64_t i : layers) {
     auto& layer = model->layer(i);
@@ -52,7 +52,7 @@ TEST(DslaAttention, CopiesTeacherProjectionsAndInitialisesGates) {
 
 TEST(DslaAttention, CachedPrefillAndDecodeEqualFullForward) {
   for (bool rope : {false, true}) {
-    DslaAttentionOptions o;
+    DslaSettings o;
     o.rope = rope;
     o.output_norm = rope;  // exercise both options
     auto model = stories_with_dsla({0, 2, 4}, o);

@@ -12,8 +12,8 @@
 
 #include "core/error.h"
 #include "distill/driver.h"
-#include "distill/run_model.h"
 #include "model/generator.h"
+#include "run/open_run.h"
 #include "serve/engine.h"
 #include "serve/mixed_decode.h"
 #include "support/test_paths.h"
@@ -31,7 +31,7 @@ const fs::path& run_dir() {
     fs::path d = t::make_temp_dir("serve_run") / "run";
     config::Recipe r = t::tiny_stories_recipe(d);
     r.data.max_eval_tokens = 512;
-    r.distill.order = "deepest_first";
+    r.distill.order = config::OrderKind::deepest_first;
     r.distill.fraction = 1.0;
     r.distill.steps_per_layer = 4;
     r.distill.e2e_steps = 0;
@@ -44,7 +44,7 @@ const fs::path& run_dir() {
 /// `dsla generate` at `depth`: the run's model after stage `depth`, loaded on its own.
 std::vector<int64_t> reference(int64_t depth, const std::vector<int64_t>& prompt, int64_t n,
                                int64_t prefill_chunk = 0) {
-  distill::RunModel m = distill::load_run_model(run_dir(), depth);
+  run::RunModel m = run::load_run_model(run_dir(), depth);
   c10::InferenceMode guard;
   model::GenerateOptions o;
   o.max_new_tokens = n;
@@ -79,28 +79,28 @@ void wait_for_prefill(const serve::Engine& e) {
 }
 
 /// A batch cache of `prompts` prefilled one by one at `depth` and merged (left-padded).
-serve::BatchCache prefilled(serve::HybridModel& h, int64_t depth,
+serve::BatchCache prefilled(serve::ServedModel& h, int64_t depth,
                             const std::vector<std::vector<int64_t>>& prompts) {
   serve::BatchCache cache(h.num_layers());
   for (const auto& p : prompts) {
     model::InferenceCache c(h.num_layers());
     auto n = static_cast<int64_t>(p.size());
-    h.at_depth(depth).forward(at::tensor(p, at::kLong).view({1, n}), 0, &c,
-                              model::LogitsFor::kLast);
+    h.at_depth(depth)->forward(at::tensor(p, at::kLong).view({1, n}), 0, &c,
+                               model::LogitsFor::kLast);
     cache.append(std::move(c), 1, n);
   }
   return cache;
 }
 
 struct EngineFixture : ::testing::Test {
-  void SetUp() override { model = serve::HybridModel::load(run_dir()); }
+  void SetUp() override { model = serve::ServedModel::load(run_dir()); }
   std::unique_ptr<serve::Engine> engine(serve::EngineOptions o = {}) {
     serve::ControllerConfig c;
     c.max_depth = model->max_depth();
     c.fixed = true;
     return std::make_unique<serve::Engine>(*model, o, c);
   }
-  std::unique_ptr<serve::HybridModel> model;
+  std::unique_ptr<serve::ServedModel> model;
 };
 
 }  // namespace
@@ -249,8 +249,8 @@ TEST_F(EngineFixture, MixedDecodeEqualsEachDepthAlone) {
     ASSERT_EQ(got.size(0), 6);
     for (size_t g = 0; g < depths.size(); ++g) {
       serve::BatchCache& c = alone[g];
-      at::Tensor want = model->at_depth(depths[g]).forward(batches[g].ids, c.columns(), &c.cache(),
-                                                           model::LogitsFor::kLast, c.pad());
+      at::Tensor want = model->at_depth(depths[g])->forward(batches[g].ids, c.columns(), &c.cache(),
+                                                            model::LogitsFor::kLast, c.pad());
       at::Tensor part = got.narrow(0, 2 * static_cast<int64_t>(g), 2);
       // Matrix products over 6 rows instead of 2 round differently in fp32 (about 1e-7 relative
       // per product), so the logits agree to a small fraction of their scale, not bit for bit.

@@ -19,7 +19,7 @@ namespace {
 
 struct ServerFixture : ::testing::Test {
   void SetUp() override {
-    model = serve::HybridModel::load(dsla::testing::stories260k_dir());
+    model = serve::ServedModel::load(dsla::testing::stories260k_dir());
     serve::EngineOptions o;
     o.max_batch = 4;
     o.max_context = 256;
@@ -52,7 +52,7 @@ struct ServerFixture : ::testing::Test {
     return json::parse(res->body);
   }
 
-  std::unique_ptr<serve::HybridModel> model;
+  std::unique_ptr<serve::ServedModel> model;
   std::unique_ptr<serve::Engine> engine;
   std::unique_ptr<serve::HttpServer> server;
   std::thread thread;

@@ -1,5 +1,5 @@
 // Implementation of the bench summary, its files and the depth-over-time plot.
-#include "serve/bench_report.h"
+#include "loadtest/bench_report.h"
 
 #include <fmt/format.h>
 
@@ -7,11 +7,11 @@
 #include <sstream>
 
 #include "core/atomic_file.h"
+#include "core/quantile.h"
+#include "io/json_file.h"
 #include "report/plot.h"
-#include "serve/api.h"
-#include "serve/stats.h"
 
-namespace dsla::serve {
+namespace dsla::loadtest {
 namespace fs = std::filesystem;
 
 namespace {
@@ -39,7 +39,7 @@ nlohmann::json to_json(const RequestOutcome& r) {
 
 }  // namespace
 
-nlohmann::json summarize(const LoadRun& run, const LoadConfig& config) {
+nlohmann::json summarize(const LoadRun& run, const LoadRecipe& config) {
   std::vector<double> ttft, tpot, e2e, depth;
   int64_t ok = 0, tokens = 0, within_slo = 0;
   for (const auto& r : run.requests) {
@@ -84,14 +84,14 @@ nlohmann::json summarize(const LoadRun& run, const LoadConfig& config) {
   return s;
 }
 
-nlohmann::json write_bench_report(const LoadRun& run, const LoadConfig& config,
+nlohmann::json write_bench_report(const LoadRun& run, const LoadRecipe& config,
                                   const std::string& label, const fs::path& dir) {
   fs::create_directories(dir);
   nlohmann::json s = summarize(run, config);
   s["label"] = label;
-  write_text_atomically(dir / "bench.json", json_text(s, 2) + "\n");
+  write_text_atomically(dir / "bench.json", io::json_text(s, 2) + "\n");
   std::string requests, timeline;
-  for (const auto& r : run.requests) requests += json_text(to_json(r)) + "\n";
+  for (const auto& r : run.requests) requests += io::json_text(to_json(r)) + "\n";
   for (const auto& p : run.timeline) {
     timeline +=
         nlohmann::json{
@@ -137,4 +137,4 @@ nlohmann::json write_bench_report(const LoadRun& run, const LoadConfig& config,
   return s;
 }
 
-}  // namespace dsla::serve
+}  // namespace dsla::loadtest

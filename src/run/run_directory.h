@@ -1,5 +1,5 @@
-// A distillation run directory: resolved recipe, per-stage checkpoints, progress.json (the commit
-// point of each stage), metrics.jsonl.
+// A distillation run directory: resolved recipe.yaml, per-stage checkpoints, progress.json (the
+// commit point of each stage), metrics.jsonl; the one place that reads and writes them.
 #pragma once
 
 #include <filesystem>
@@ -10,9 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "config/recipe.h"
 #include "model/conversion.h"
 
-namespace dsla::distill {
+namespace dsla::run {
 
 /// What one completed stage recorded.
 struct StageRecord {
@@ -52,14 +53,19 @@ class RunDirectory {
   std::filesystem::path progress_file() const { return root_ / "progress.json"; }
   std::filesystem::path stage_file(int64_t stage) const;
   std::filesystem::path metrics_file() const { return root_ / "metrics.jsonl"; }
+  std::filesystem::path recipe_file() const { return root_ / "recipe.yaml"; }
 
   /// The progress of an earlier run here, if any. `num_layers` validates the stored plan.
   std::optional<RunProgress> load_progress(int64_t num_layers) const;
+  /// Writes the resolved recipe (recipe.yaml) atomically.
+  void save_recipe(const config::Recipe& recipe) const;
   /// Writes progress.json atomically (after the stage file it refers to).
   void save_progress(const RunProgress& progress) const;
   /// Writes stage `stage`'s parameters (the newly converted layer's) atomically.
   void save_stage(int64_t stage, const std::map<std::string, at::Tensor>& tensors) const;
-  /// Copies stage files 1..plan.converted into the model's converted layers (already converted).
+  /// Loads stage files 1..plan.converted into the model's converted layers (already converted)
+  /// through the strict loader: a missing, unexpected or mis-shaped tensor is an error naming the
+  /// stage file.
   void load_stages(model::LlamaForCausalLMImpl& model, const RunProgress& progress) const;
 
   /// Appends one JSON line to metrics.jsonl and flushes it.
@@ -70,4 +76,4 @@ class RunDirectory {
   std::ofstream metrics_;
 };
 
-}  // namespace dsla::distill
+}  // namespace dsla::run

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace dsla::serve {
+namespace dsla::loadtest {
 
 struct LengthRange {
   int64_t min = 128, max = 512;  ///< tokens, drawn uniformly
@@ -17,7 +17,7 @@ struct LoadPhase {
   double seconds = 30;  ///< phase length
 };
 
-struct LoadConfig {
+struct LoadRecipe {
   std::string arrivals = "poisson";  ///< poisson | trace
   std::vector<LoadPhase> phases;     ///< poisson: one after the other (a ramp)
   std::string trace;                 ///< trace: JSONL {"t": s, "prompt_tokens": n, "max_tokens": m}
@@ -29,7 +29,7 @@ struct LoadConfig {
 
 /// Reads and validates `path`; `overrides` are "key=value" (value parsed as YAML). Throws
 /// dsla::Error naming the file and listing every problem.
-LoadConfig load_load_config(const std::filesystem::path& path,
+LoadRecipe read_load_recipe(const std::filesystem::path& path,
                             const std::vector<std::string>& overrides = {});
 
 /// One planned request: when it is sent and how long it is.
@@ -39,6 +39,6 @@ struct PlannedRequest {
 };
 
 /// The arrivals the config describes, in time order (deterministic for a seed).
-std::vector<PlannedRequest> plan_requests(const LoadConfig& config);
+std::vector<PlannedRequest> plan_requests(const LoadRecipe& config);
 
-}  // namespace dsla::serve
+}  // namespace dsla::loadtest

@@ -6,10 +6,10 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "io/hf_config.h"
+#include "model/hf_config.h"
 #include "support/test_paths.h"
 
-using dsla::io::parse_llama_config;
+using dsla::model::parse_llama_config;
 using json = nlohmann::json;
 
 namespace {
@@ -32,7 +32,7 @@ std::string error_of(const json& j) {
 }  // namespace
 
 TEST(HfConfig, LoadsStories260k) {
-  auto c = dsla::io::load_llama_config(dsla::testing::stories260k_dir());
+  auto c = dsla::model::load_llama_config(dsla::testing::stories260k_dir());
   EXPECT_EQ(c.hidden_size, 64);
   EXPECT_EQ(c.num_hidden_layers, 5);
   EXPECT_EQ(c.num_attention_heads, 8);
@@ -69,7 +69,7 @@ TEST(HfConfig, DefaultsAndFamilies) {
   EXPECT_DOUBLE_EQ(c3.rope_scaling.factor, 32.0);
   EXPECT_EQ(c3.eos_token_ids.size(), 3u);
   // Round trip through the export form.
-  auto back = parse_llama_config(dsla::io::llama_config_to_json(c3), "cfg.json");
+  auto back = parse_llama_config(dsla::model::llama_config_to_json(c3), "cfg.json");
   EXPECT_EQ(back.rope_scaling.factor, c3.rope_scaling.factor);
   EXPECT_EQ(back.eos_token_ids, c3.eos_token_ids);
 }
@@ -99,14 +99,14 @@ TEST(HfConfig, RejectsUnsupportedOrInconsistentConfigs) {
 TEST(HfConfig, MalformedOrMissingFileNamesTheFile) {
   auto dir = dsla::testing::make_temp_dir("cfg");
   try {
-    dsla::io::load_llama_config(dir);
+    dsla::model::load_llama_config(dir);
     FAIL();
   } catch (const dsla::Error& e) {
     EXPECT_NE(std::string(e.what()).find("config.json"), std::string::npos);
   }
   dsla::write_text_atomically(dir / "config.json", "{\"model_type\": \"llama\",");
   try {
-    dsla::io::load_llama_config(dir);
+    dsla::model::load_llama_config(dir);
     FAIL();
   } catch (const dsla::Error& e) {
     EXPECT_NE(std::string(e.what()).find("not valid JSON"), std::string::npos) << e.what();

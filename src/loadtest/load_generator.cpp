@@ -1,5 +1,5 @@
 // Implementation of the load generator: one client thread per request, SSE parsing, the monitor.
-#include "serve/load_generator.h"
+#include "loadtest/load_generator.h"
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -13,7 +13,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 
-namespace dsla::serve {
+namespace dsla::loadtest {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -24,7 +24,7 @@ double since(Clock::time_point start) {
 
 /// Reads the SSE stream of one request into `out`.
 void send(const std::string& host, int port, const std::vector<int64_t>& prompt,
-          const LoadConfig& config, Clock::time_point start, RequestOutcome& out) {
+          const LoadRecipe& config, Clock::time_point start, RequestOutcome& out) {
   httplib::Client client(host, port);
   client.set_read_timeout(static_cast<time_t>(config.timeout_s), 0);
   client.set_connection_timeout(30, 0);
@@ -84,7 +84,7 @@ TimelinePoint sample(httplib::Client& client, double t) {
 }  // namespace
 
 LoadRun run_load(const std::string& host, int port, const std::vector<PlannedRequest>& plan,
-                 const LoadConfig& config) {
+                 const LoadRecipe& config) {
   httplib::Client probe(host, port);
   probe.set_connection_timeout(10, 0);
   auto health = probe.Get("/health");
@@ -126,4 +126,4 @@ LoadRun run_load(const std::string& host, int port, const std::vector<PlannedReq
   return run;
 }
 
-}  // namespace dsla::serve
+}  // namespace dsla::loadtest

@@ -4,20 +4,22 @@
 
 #include <fstream>
 
+#include "config/yaml_file.h"
 #include "core/error.h"
-#include "serve/load_config.h"
+#include "core/paths.h"
+#include "loadtest/load_recipe.h"
 #include "support/test_paths.h"
 
-using namespace dsla::serve;
+using namespace dsla::loadtest;
 
-TEST(LoadConfig, PoissonRampFollowsItsRatesAndIsDeterministic) {
+TEST(LoadRecipe, PoissonRampFollowsItsRatesAndIsDeterministic) {
   auto dir = dsla::testing::make_temp_dir("load");
   std::ofstream(dir / "ramp.yaml") << "arrivals: poisson\n"
                                       "phases:\n  - {rate: 2, seconds: 100}\n"
                                       "  - {rate: 20, seconds: 100}\n"
                                       "prompt_tokens: {min: 10, max: 20}\n"
                                       "max_tokens: {min: 4, max: 4}\nseed: 3\n";
-  LoadConfig c = load_load_config(dir / "ramp.yaml");
+  LoadRecipe c = read_load_recipe(dir / "ramp.yaml");
   auto plan = plan_requests(c);
   EXPECT_EQ(plan_requests(c).size(), plan.size());
   int64_t first = 0, second = 0;
@@ -36,12 +38,12 @@ TEST(LoadConfig, PoissonRampFollowsItsRatesAndIsDeterministic) {
   EXPECT_NE(plan_requests(c).front().at_s, plan.front().at_s);
 }
 
-TEST(LoadConfig, ReportsEveryProblemAtOnce) {
+TEST(LoadRecipe, ReportsEveryProblemAtOnce) {
   auto dir = dsla::testing::make_temp_dir("load_bad");
   std::ofstream(dir / "bad.yaml") << "arrivals: poisson\nphases:\n  - {rate: -1, seconds: 5}\n"
                                      "prompt_tokens: {min: 50, max: 10}\nmax_token: 3\n";
   try {
-    load_load_config(dir / "bad.yaml");
+    read_load_recipe(dir / "bad.yaml");
     ADD_FAILURE() << "a bad recipe was accepted";
   } catch (const dsla::Error& e) {
     std::string m = e.what();
@@ -50,10 +52,10 @@ TEST(LoadConfig, ReportsEveryProblemAtOnce) {
     EXPECT_NE(m.find("prompt_tokens: need 1 <= min <= max"), std::string::npos) << m;
     EXPECT_NE(m.find("unknown key 'max_token'"), std::string::npos) << m;
   }
-  EXPECT_THROW(load_load_config(dir / "missing.yaml"), dsla::Error);
+  EXPECT_THROW(read_load_recipe(dir / "missing.yaml"), dsla::Error);
 }
 
-TEST(LoadConfig, TraceArrivals) {
+TEST(LoadRecipe, TraceArrivals) {
   auto dir = dsla::testing::make_temp_dir("load_trace");
   std::ofstream(dir / "t.jsonl") << R"({"t": 2.5, "prompt_tokens": 30, "max_tokens": 5})"
                                  << "\n"
@@ -61,21 +63,23 @@ TEST(LoadConfig, TraceArrivals) {
                                  << "\n";
   std::ofstream(dir / "trace.yaml")
       << "arrivals: trace\ntrace: " << (dir / "t.jsonl").string() << "\n";
-  auto plan = plan_requests(load_load_config(dir / "trace.yaml"));
+  auto plan = plan_requests(read_load_recipe(dir / "trace.yaml"));
   ASSERT_EQ(plan.size(), 2u);
   EXPECT_DOUBLE_EQ(plan[0].at_s, 0.5);
   EXPECT_EQ(plan[1].prompt_tokens, 30);
   std::ofstream(dir / "t.jsonl") << "{\"t\": 1}\n";
-  EXPECT_THROW(plan_requests(load_load_config(dir / "trace.yaml")), dsla::Error);
+  EXPECT_THROW(plan_requests(read_load_recipe(dir / "trace.yaml")), dsla::Error);
 }
 
-TEST(LoadConfig, EveryLoadRecipeInTheRepositoryParses) {
+TEST(LoadRecipe, EveryLoadRecipeInTheRepositoryParses) {
   int count = 0;
-  auto dir = dsla::testing::fixtures_dir().parent_path().parent_path() / "recipes" / "serve";
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+  for (const auto& e :
+       std::filesystem::recursive_directory_iterator(dsla::repo_root() / "recipes")) {
     if (e.path().extension() != ".yaml") continue;
+    auto root = dsla::config::read_yaml_file(e.path());
+    if (dsla::config::file_schema(root, e.path()) != dsla::config::FileSchema::load) continue;
     ++count;
-    EXPECT_FALSE(plan_requests(load_load_config(e.path())).empty()) << e.path();
+    EXPECT_FALSE(plan_requests(read_load_recipe(e.path())).empty()) << e.path();
   }
   EXPECT_GE(count, 2);
 }

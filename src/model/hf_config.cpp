@@ -1,15 +1,16 @@
 // Implementation of hf_config.h: HF config.json <-> LlamaConfig, with validation.
-#include "io/hf_config.h"
+#include "model/hf_config.h"
 
 #include <fstream>
 #include <set>
 
 #include "core/error.h"
+#include "io/json_file.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-namespace dsla::io {
+namespace dsla::model {
 namespace {
 
 template <typename T>
@@ -30,8 +31,8 @@ int64_t require_positive(const json& j, const char* key, const std::string& sour
   return v;
 }
 
-model::RopeScaling parse_rope_scaling(const json& j, const std::string& source) {
-  model::RopeScaling r;
+RopeScaling parse_rope_scaling(const json& j, const std::string& source) {
+  RopeScaling r;
   if (!j.contains("rope_scaling") || j["rope_scaling"].is_null()) return r;
   const json& s = j["rope_scaling"];
   std::string type =
@@ -64,9 +65,9 @@ void check_supported_features(const json& j, const std::string& source) {
 
 }  // namespace
 
-model::LlamaConfig parse_llama_config(const json& j, const std::string& source) {
+LlamaConfig parse_llama_config(const json& j, const std::string& source) {
   DSLA_CHECK(j.is_object(), "{}: expected a JSON object", source);
-  model::LlamaConfig c;
+  LlamaConfig c;
   c.model_type = get_or<std::string>(j, "model_type", "", source);
   static const std::set<std::string> kTypes = {"llama", "mistral", "qwen2"};
   DSLA_CHECK(kTypes.count(c.model_type) != 0,
@@ -106,24 +107,14 @@ model::LlamaConfig parse_llama_config(const json& j, const std::string& source) 
   return c;
 }
 
-json read_json_file(const fs::path& file) {
-  std::ifstream in(file);
-  DSLA_CHECK(in.good(), "{}: cannot open", file.string());
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    DSLA_FAIL("{}: not valid JSON: {}", file.string(), e.what());
-  }
-}
-
-model::LlamaConfig load_llama_config(const fs::path& model_dir) {
+LlamaConfig load_llama_config(const fs::path& model_dir) {
   fs::path file = model_dir / "config.json";
   DSLA_CHECK(fs::exists(file), "{}: cannot open (is {} an HF model directory?)", file.string(),
              model_dir.string());
-  return parse_llama_config(read_json_file(file), file.string());
+  return parse_llama_config(io::read_json_file(file), file.string());
 }
 
-json llama_config_to_json(const model::LlamaConfig& c) {
+json llama_config_to_json(const LlamaConfig& c) {
   json j = {{"architectures",
              {c.model_type == "qwen2"     ? "Qwen2ForCausalLM"
               : c.model_type == "mistral" ? "MistralForCausalLM"
@@ -159,4 +150,4 @@ json llama_config_to_json(const model::LlamaConfig& c) {
   return j;
 }
 
-}  // namespace dsla::io
+}  // namespace dsla::model

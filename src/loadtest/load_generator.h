@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "serve/load_config.h"
+#include "loadtest/load_recipe.h"
 
-namespace dsla::serve {
+namespace dsla::loadtest {
 
 struct RequestOutcome {
   PlannedRequest plan;
@@ -43,6 +43,6 @@ struct LoadRun {
 /// Runs `plan` against the server at host:port (its /health gives the vocabulary for prompts).
 /// Throws dsla::Error when the server does not answer /health.
 LoadRun run_load(const std::string& host, int port, const std::vector<PlannedRequest>& plan,
-                 const LoadConfig& config);
+                 const LoadRecipe& config);
 
-}  // namespace dsla::serve
+}  // namespace dsla::loadtest

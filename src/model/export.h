@@ -14,6 +14,9 @@ namespace dsla::model {
 /// The conversion plan in `<model_dir>/config.json`'s "dsla" section, if it has one.
 std::optional<ConversionPlan> read_conversion_plan(const std::filesystem::path& model_dir);
 
+/// "model.layers.<layer>.self_attn.": the name prefix of a layer's attention parameters.
+std::string layer_attention_prefix(int64_t layer);
+
 /// The parameters of layer `layer`'s attention by HF-style name
 /// ("model.layers.3.self_attn.history_gate_up.weight"), sharing storage with the model.
 std::map<std::string, at::Tensor> layer_attention_parameters(LlamaForCausalLMImpl& model,

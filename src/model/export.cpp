@@ -1,5 +1,5 @@
 // Implementation of hybrid-model export and the converted-parameter view.
-#include "model/dsla_checkpoint.h"
+#include "model/export.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -9,7 +9,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "io/hf_config.h"
+#include "io/json_file.h"
 #include "io/safetensors.h"
 
 namespace dsla::model {
@@ -24,10 +24,14 @@ std::optional<ConversionPlan> read_conversion_plan(const fs::path& model_dir) {
   return plan_from_json(j["dsla"], j["num_hidden_layers"].get<int64_t>(), file.string());
 }
 
+std::string layer_attention_prefix(int64_t layer) {
+  return fmt::format("model.layers.{}.self_attn.", layer);
+}
+
 std::map<std::string, at::Tensor> layer_attention_parameters(LlamaForCausalLMImpl& model,
                                                              int64_t layer) {
   std::map<std::string, at::Tensor> out;
-  std::string prefix = fmt::format("model.layers.{}.self_attn.", layer);
+  std::string prefix = layer_attention_prefix(layer);
   for (const auto& item : model.layer(layer).attention()->named_parameters(true)) {
     out.emplace(prefix + item.key(), item.value());
   }

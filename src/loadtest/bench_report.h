@@ -7,15 +7,15 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "serve/load_generator.h"
+#include "loadtest/load_generator.h"
 
-namespace dsla::serve {
+namespace dsla::loadtest {
 
 /// The run's summary numbers (see bench.md for their meaning).
-nlohmann::json summarize(const LoadRun& run, const LoadConfig& config);
+nlohmann::json summarize(const LoadRun& run, const LoadRecipe& config);
 
 /// Writes the result files into `dir` (created; each file atomically); returns the summary.
-nlohmann::json write_bench_report(const LoadRun& run, const LoadConfig& config,
+nlohmann::json write_bench_report(const LoadRun& run, const LoadRecipe& config,
                                   const std::string& label, const std::filesystem::path& dir);
 
-}  // namespace dsla::serve
+}  // namespace dsla::loadtest

@@ -1,5 +1,5 @@
 // Implementation of load recipes: YAML decoding, validation, and the planned arrivals.
-#include "serve/load_config.h"
+#include "loadtest/load_recipe.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -8,10 +8,11 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "config/yaml_file.h"
 #include "config/yaml_reader.h"
 #include "core/error.h"
 
-namespace dsla::serve {
+namespace dsla::loadtest {
 namespace fs = std::filesystem;
 
 namespace {
@@ -29,21 +30,15 @@ void read_range(const YAML::Node& node, const std::string& name, LengthRange& ou
 
 }  // namespace
 
-LoadConfig load_load_config(const fs::path& path, const std::vector<std::string>& overrides) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path.string());
-    for (const auto& o : overrides) {
-      auto eq = o.find('=');
-      DSLA_CHECK(eq != std::string::npos, "--set '{}': expected key=value", o);
-      root[o.substr(0, eq)] = YAML::Load(o.substr(eq + 1));
-    }
-  } catch (const YAML::Exception& e) {
-    DSLA_FAIL("{}: {}", path.string(), e.what());
-  }
-  LoadConfig c;
+LoadRecipe read_load_recipe(const fs::path& path, const std::vector<std::string>& overrides) {
+  YAML::Node root = config::read_yaml_file(path);
+  config::expect_schema(root, path, config::FileSchema::load);
   std::vector<std::string> errors;
+  config::apply_overrides(root, overrides, 1, errors);
+  DSLA_CHECK(errors.empty(), "{}: {}", path.string(), fmt::join(errors, "; "));
+  LoadRecipe c;
   config::SectionReader r(root, path.filename().string(), errors);
+  r.nested("schema");
   r.field("arrivals", c.arrivals);
   r.field("trace", c.trace);
   r.field("slo_tpot_ms", c.slo_tpot_ms);
@@ -78,7 +73,7 @@ LoadConfig load_load_config(const fs::path& path, const std::vector<std::string>
   return c;
 }
 
-std::vector<PlannedRequest> plan_requests(const LoadConfig& c) {
+std::vector<PlannedRequest> plan_requests(const LoadRecipe& c) {
   std::vector<PlannedRequest> out;
   std::mt19937_64 rng(c.seed);
   auto length = [&](const LengthRange& r) {
@@ -113,4 +108,4 @@ std::vector<PlannedRequest> plan_requests(const LoadConfig& c) {
   return out;
 }
 
-}  // namespace dsla::serve
+}  // namespace dsla::loadtest

@@ -1,16 +1,17 @@
-// Implementation of the run directory: stage checkpoints, progress and metrics files.
-#include "distill/run_state.h"
+// Implementation of the run directory: stage checkpoints, progress, recipe and metrics files.
+#include "run/run_directory.h"
 
 #include <fmt/format.h>
 #include <torch/autograd.h>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "io/hf_config.h"
+#include "io/json_file.h"
 #include "io/safetensors.h"
-#include "model/dsla_checkpoint.h"
+#include "model/export.h"
+#include "model/weight_loader.h"
 
-namespace dsla::distill {
+namespace dsla::run {
 namespace fs = std::filesystem;
 
 nlohmann::json to_json(const StageRecord& r) {
@@ -93,6 +94,10 @@ std::optional<RunProgress> RunDirectory::load_progress(int64_t num_layers) const
   return p;
 }
 
+void RunDirectory::save_recipe(const config::Recipe& recipe) const {
+  write_text_atomically(recipe_file(), config::recipe_to_yaml(recipe));
+}
+
 void RunDirectory::save_progress(const RunProgress& p) const {
   write_text_atomically(progress_file(), progress_to_json(p).dump(2) + "\n");
 }
@@ -108,17 +113,9 @@ void RunDirectory::load_stages(model::LlamaForCausalLMImpl& model, const RunProg
   torch::NoGradGuard no_grad;
   for (int64_t k = 1; k <= p.plan.converted; ++k) {
     int64_t layer = p.plan.order[static_cast<size_t>(k - 1)];
-    io::SafetensorsFile file(stage_file(k));
-    auto params = model::layer_attention_parameters(model, layer);
-    for (const auto& [name, param] : params) {
-      DSLA_CHECK(file.contains(name), "{}: lacks tensor '{}'", stage_file(k).string(), name);
-      at::Tensor value = file.tensor(name);
-      DSLA_CHECK(value.sizes() == param.sizes(), "{}: tensor '{}' has the wrong shape",
-                 stage_file(k).string(), name);
-      param.copy_(value);
-    }
-    DSLA_CHECK(file.entries().size() == params.size(), "{}: holds {} tensors, layer {} has {}",
-               stage_file(k).string(), file.entries().size(), layer, params.size());
+    model::load_parameters(*model.layer(layer).attention(),
+                           io::SafetensorsCollection(stage_file(k)), nullptr,
+                           model::layer_attention_prefix(layer));
   }
 }
 
@@ -131,4 +128,4 @@ void RunDirectory::log_metrics(const nlohmann::json& line) {
   metrics_.flush();
 }
 
-}  // namespace dsla::distill
+}  // namespace dsla::run

@@ -1,0 +1,62 @@
+// The settings of a converted layer (variant, DSLA gates and states, the sliding-window baseline),
+// each declared once below; recipes, checkpoints, exports and --resume all go through this table.
+// Header-only and LibTorch-free, so recipe parsing can use it without linking the model.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/settings.h"
+
+namespace dsla::model {
+
+/// What a converted layer becomes.
+enum class DslaVariant { dual, single, sliding_window };
+DSLA_ENUM_NAMES(DslaVariant, {DslaVariant::dual, "dual"}, {DslaVariant::single, "single"},
+                {DslaVariant::sliding_window, "sliding_window"})
+
+// clang-format off
+/// name, type, default, check, help. Adding a setting is one line here plus the code that uses it.
+#define DSLA_LAYER_SETTINGS(X)                                                                     \
+  X(variant, DslaVariant, DslaVariant::dual, checks::none,                                         \
+    "dual (DSLA) | single (one gated state, the paper's GLA ablation) | sliding_window (softmax baseline)") \
+  X(tau, double, 16.0, checks::positive, "log-gate = logsigmoid(z) / tau")                         \
+  X(gate_rank, int64_t, 16, checks::non_negative(" (0 = full rank)"),                              \
+    "rank of the gate projections x -> rank -> H*d; 0 = full rank x -> H*d")                       \
+  X(per_head_gamma, bool, false, checks::none, "one history/recency mixing weight per head instead of one per layer") \
+  X(rope, bool, false, checks::none, "apply the teacher's RoPE to q and k (the paper's DSLA uses none)") \
+  X(output_norm, bool, false, checks::none, "per-head RMSNorm of the mixed output before o_proj")  \
+  X(history_decay, double, 0.999, checks::open_unit(), "initial per-token decay of the history state") \
+  X(recency_decay, double, 0.875, checks::open_unit(), "initial per-token decay of the recency state") \
+  X(chunk_size, int64_t, 64, checks::positive, "chunk length of the chunked DSLA kernel")          \
+  X(window, int64_t, 0, checks::non_negative(" (0 = state-matched)"),                              \
+    "sliding_window variant: tokens attended; 0 = as many cached numbers as the two DSLA states")  \
+  X(single_decay, double, 0.96, checks::open_unit(), "initial per-token decay of the state of variant single") \
+  X(gamma_init, double, 0.5, checks::open_unit(), "initial weight of the history state (dual)")
+// clang-format on
+
+/// A converted layer's settings (the "dsla" recipe section and the "dsla" part of an export).
+struct DslaSettings {
+  DSLA_LAYER_SETTINGS(DSLA_SETTING_MEMBER)
+  bool single_state() const { return variant == DslaVariant::single; }
+};
+
+inline const SettingsTable<DslaSettings>& dsla_settings_table() {
+  using Self = DslaSettings;
+  static const SettingsTable<Self> table = {DSLA_LAYER_SETTINGS(DSLA_SETTING_ENTRY)};
+  return table;
+}
+
+/// Every problem of `s` ("dsla.key: message"): each setting's check and the cross-setting rules.
+inline std::vector<std::string> check_dsla_settings(const DslaSettings& s) {
+  std::vector<std::string> errors;
+  check_settings(dsla_settings_table(), s, "dsla", errors);
+  if (s.variant == DslaVariant::dual && s.history_decay <= s.recency_decay) {
+    errors.push_back(
+        "dsla.history_decay: must exceed dsla.recency_decay (the history state decays slower)");
+  }
+  return errors;
+}
+
+}  // namespace dsla::model
