@@ -16,17 +16,17 @@ std::vector<int64_t> ConversionPlan::converted_layers() const {
 
 std::shared_ptr<AttentionModule> make_student_attention(const AttentionModule& teacher,
                                                         const LlamaConfig& config,
-                                                        const DslaSettings& spec) {
+                                                        const DslaSettings& spec, int64_t layer) {
   if (spec.variant == DslaVariant::sliding_window) {
     int64_t window = spec.window > 0 ? spec.window : state_matched_window(config);
     return SlidingWindowAttention::from_softmax(teacher, config, window);
   }
-  return DslaAttention::from_softmax(teacher, config, spec);
+  return DslaAttention::from_softmax(teacher, config, spec, layer);
 }
 
 void convert_layer(LlamaForCausalLMImpl& model, int64_t layer, const DslaSettings& spec) {
   DecoderLayerImpl& decoder = model.layer(layer);
-  auto student = make_student_attention(*decoder.attention(), model.config(), spec);
+  auto student = make_student_attention(*decoder.attention(), model.config(), spec, layer);
   const at::Tensor& reference = model.model->embed_tokens->weight;
   student->to(reference.device(), reference.scalar_type());
   student->train(model.is_training());

@@ -22,10 +22,11 @@ struct ConversionPlan {
   std::vector<int64_t> converted_layers() const;
 };
 
-/// A student attention module for `teacher` (a SoftmaxAttention) with the teacher's projections.
+/// A student attention module for layer `layer`'s `teacher` (a SoftmaxAttention) with the
+/// teacher's projections.
 std::shared_ptr<AttentionModule> make_student_attention(const AttentionModule& teacher,
                                                         const LlamaConfig& config,
-                                                        const DslaSettings& spec);
+                                                        const DslaSettings& spec, int64_t layer);
 
 /// Replaces layer `layer`'s attention by a fresh student layer (in the model's dtype and device).
 void convert_layer(LlamaForCausalLMImpl& model, int64_t layer, const DslaSettings& spec);

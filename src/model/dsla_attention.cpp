@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 #include <torch/autograd.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -27,7 +28,26 @@ double gate_bias_for(double decay, double tau) {
 
 }  // namespace
 
-DslaAttention::DslaAttention(const LlamaConfig& c, const DslaSettings& o)
+std::vector<double> initial_decays(const DslaSettings& o, bool recency, int64_t layer,
+                                   int64_t num_layers, int64_t head_dim) {
+  if (o.gate_init == GateInit::constant) {
+    double decay = recency ? o.recency_decay : o.single_state() ? o.single_decay : o.history_decay;
+    return std::vector<double>(static_cast<size_t>(head_dim), decay);
+  }
+  double lo = -6, hi = -1;
+  if (!o.single_state()) (recency ? lo : hi) = -3.5;
+  double power =
+      0.7 + 1.3 * (num_layers > 1 ? static_cast<double>(layer) / static_cast<double>(num_layers - 1)
+                                  : 0.0);
+  std::vector<double> decays;
+  for (int64_t n = 0; n < head_dim; ++n) {
+    double r = head_dim > 1 ? static_cast<double>(n) / static_cast<double>(head_dim - 1) : 0.0;
+    decays.push_back(std::exp(-std::exp(lo + (hi - lo) * std::pow(r, power))));
+  }
+  return decays;
+}
+
+DslaAttention::DslaAttention(const LlamaConfig& c, const DslaSettings& o, int64_t layer)
     : config_(c),
       options_(o),
       heads_(c.num_attention_heads),
@@ -46,10 +66,11 @@ DslaAttention::DslaAttention(const LlamaConfig& c, const DslaSettings& o)
   v_proj = register_module("v_proj", lin(c.hidden_size, kv_heads_ * head_dim_, qkv_bias));
   o_proj = register_module("o_proj", lin(heads_ * head_dim_, c.hidden_size, c.attention_bias));
   history_gate_down = gate_down("history_gate_down");
-  history_gate_up = gate_up("history_gate_up", o.single_state() ? o.single_decay : o.history_decay);
+  int64_t layers = c.num_hidden_layers;
+  history_gate_up = gate_up("history_gate_up", initial_decays(o, false, layer, layers, head_dim_));
   if (!o.single_state()) {
     recency_gate_down = gate_down("recency_gate_down");
-    recency_gate_up = gate_up("recency_gate_up", o.recency_decay);
+    recency_gate_up = gate_up("recency_gate_up", initial_decays(o, true, layer, layers, head_dim_));
     double logit = std::log(o.gamma_init / (1 - o.gamma_init));
     gamma_logit =
         register_parameter("gamma_logit", at::full({o.per_head_gamma ? heads_ : 1}, logit));
@@ -64,20 +85,27 @@ torch::nn::Linear DslaAttention::gate_down(const char* name) {
                 torch::nn::LinearOptions(config_.hidden_size, options_.gate_rank).bias(false)));
 }
 
-torch::nn::Linear DslaAttention::gate_up(const char* name, double decay) {
+torch::nn::Linear DslaAttention::gate_up(const char* name, const std::vector<double>& decays) {
   int64_t in = options_.gate_rank > 0 ? options_.gate_rank : config_.hidden_size;
   auto up = register_module(name, torch::nn::Linear(in, heads_ * head_dim_));
   torch::NoGradGuard no_grad;
-  // Zero weights: every token starts at the target decay; training moves the gates away from it.
+  // Zero weights: every token starts at the target decays; training moves the gates away from them.
   up->weight.zero_();
-  up->bias.fill_(gate_bias_for(decay, options_.tau));
+  if (std::all_of(decays.begin(), decays.end(), [&](double d) { return d == decays.front(); })) {
+    up->bias.fill_(gate_bias_for(decays.front(), options_.tau));
+    return up;
+  }
+  std::vector<double> bias;  // [d] per channel, the same for every head
+  for (double d : decays) bias.push_back(gate_bias_for(d, options_.tau));
+  up->bias.copy_(at::tensor(bias, at::kDouble).repeat({heads_}));  // [H*d]
   return up;
 }
 
 std::shared_ptr<DslaAttention> DslaAttention::from_softmax(const AttentionModule& teacher,
                                                            const LlamaConfig& config,
-                                                           const DslaSettings& options) {
-  auto layer = std::make_shared<DslaAttention>(config, options);
+                                                           const DslaSettings& options,
+                                                           int64_t layer_index) {
+  auto layer = std::make_shared<DslaAttention>(config, options, layer_index);
   copy_projections(teacher, "dsla", layer->q_proj, layer->k_proj, layer->v_proj, layer->o_proj);
   layer->to(teacher.parameters().front().scalar_type());
   return layer;

@@ -5,6 +5,7 @@
 #include <torch/nn/modules/linear.h>
 
 #include <memory>
+#include <vector>
 
 #include "model/attention.h"
 #include "model/dsla_settings.h"
@@ -13,14 +14,25 @@
 
 namespace dsla::model {
 
+/// The initial per-token decay of each of a head's `head_dim` channels for one state (the history
+/// state, or the recency state when `recency`) of layer `layer` of `num_layers`. gate_init
+/// constant: the state's configured decay on every channel. spread (RADLADS): exp(-exp(lo + (hi -
+/// lo) * (n / (d - 1))^(0.7 + 1.3 layer / (L - 1)))) for channel n, with [lo, hi] = [-6, -1] for a
+/// single state, and [-6, -3.5] (history) and [-3.5, -1] (recency) for two, so each history channel
+/// decays slower than the recency channel beside it.
+std::vector<double> initial_decays(const DslaSettings& options, bool recency, int64_t layer,
+                                   int64_t num_layers, int64_t head_dim);
+
 class DslaAttention : public AttentionModule {
  public:
-  DslaAttention(const LlamaConfig& config, const DslaSettings& options);
+  /// Layer `layer` of the model (the spread gate initialisation depends on the depth).
+  DslaAttention(const LlamaConfig& config, const DslaSettings& options, int64_t layer = 0);
   /// A DSLA layer whose q, k, v, o projections are copies of the teacher's (GQA k/v kept at KV-head
   /// size and repeated to all heads in forward).
   static std::shared_ptr<DslaAttention> from_softmax(const AttentionModule& teacher,
                                                      const LlamaConfig& config,
-                                                     const DslaSettings& options);
+                                                     const DslaSettings& options,
+                                                     int64_t layer = 0);
 
   at::Tensor forward(const at::Tensor& x, const AttentionContext& ctx, LayerCache* cache) override;
   std::string kind() const override { return "dsla"; }
@@ -40,7 +52,7 @@ class DslaAttention : public AttentionModule {
 
  private:
   torch::nn::Linear gate_down(const char* name);
-  torch::nn::Linear gate_up(const char* name, double decay);
+  torch::nn::Linear gate_up(const char* name, const std::vector<double>& decays);
   at::Tensor gate(torch::nn::Linear& down, torch::nn::Linear& up, const at::Tensor& x);
 
   LlamaConfig config_;

@@ -11,6 +11,11 @@
 
 namespace dsla::model {
 
+/// How the gates' initial per-token decays are set: one value per state (the paper) or spread
+/// across a head's channels and across layers (RADLADS).
+enum class GateInit { constant, spread };
+DSLA_ENUM_NAMES(GateInit, {GateInit::constant, "constant"}, {GateInit::spread, "spread"})
+
 /// What a converted layer becomes.
 enum class DslaVariant { dual, single, sliding_window };
 DSLA_ENUM_NAMES(DslaVariant, {DslaVariant::dual, "dual"}, {DslaVariant::single, "single"},
@@ -33,7 +38,9 @@ DSLA_ENUM_NAMES(DslaVariant, {DslaVariant::dual, "dual"}, {DslaVariant::single, 
   X(window, int64_t, 0, checks::non_negative(" (0 = state-matched)"),                              \
     "sliding_window variant: tokens attended; 0 = as many cached numbers as the two DSLA states")  \
   X(single_decay, double, 0.96, checks::open_unit(), "initial per-token decay of the state of variant single") \
-  X(gamma_init, double, 0.5, checks::open_unit(), "initial weight of the history state (dual)")
+  X(gamma_init, double, 0.5, checks::open_unit(), "initial weight of the history state (dual)")      \
+  X(gate_init, GateInit, GateInit::constant, checks::none,                                         \
+    "constant: every channel starts at the state's decay above; spread: per-channel decays across channels and layers (RADLADS)")
 // clang-format on
 
 /// A converted layer's settings (the "dsla" recipe section and the "dsla" part of an export).

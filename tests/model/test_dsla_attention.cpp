@@ -22,7 +22,7 @@ LlamaForCausalLM stories_with_dsla(const std::vector<int64_t>& layers, DslaSetti
   auto model = load_llama(t::stories260k_dir());
   for (int64_t i : layers) {
     auto& layer = model->layer(i);
-    layer.set_attention(DslaAttention::from_softmax(*layer.attention(), model->config(), o));
+    layer.set_attention(DslaAttention::from_softmax(*layer.attention(), model->config(), o, i));
   }
   return model;
 }
@@ -48,6 +48,48 @@ TEST(DslaAttention, CopiesTeacherProjectionsAndInitialisesGates) {
   EXPECT_NEAR(std::exp(g2.mean().item<double>()), 0.875, 1e-6);
   EXPECT_NEAR(dsla->gamma()[0].item<double>(), 0.5, 1e-7);
   EXPECT_EQ(dsla->cache_bytes_per_sequence(1), dsla->cache_bytes_per_sequence(8192));
+}
+
+TEST(DslaAttention, SpreadGateInitFollowsTheRadladsScheduleAcrossChannelsAndLayers) {
+  DslaSettings o;
+  o.gate_init = GateInit::spread;
+  auto model = stories_with_dsla({0, 4}, o);  // 5 layers: powers 0.7 (layer 0) and 2.0 (layer 4)
+  at::Tensor x = at::randn({1, 3, 64});
+  // The gate up-weights start at zero, so every token sees the initial decays: [H, d] per state.
+  auto decays = [&](int64_t layer) {
+    auto* dsla = dynamic_cast<DslaAttention*>(model->layer(layer).attention().get());
+    auto [g1, g2] = dsla->log_gates(x);
+    return std::pair{g1[0][0].exp().to(at::kDouble), g2[0][0].exp().to(at::kDouble)};
+  };
+  // By hand: exp(-exp(lo + (hi - lo) r^p)), r = n / 7, history [-6, -3.5], recency [-3.5, -1].
+  auto want = [](double lo, double hi, double n, double p) {
+    return std::exp(-std::exp(lo + (hi - lo) * std::pow(n / 7.0, p)));
+  };
+  auto [h0, r0] = decays(0);
+  auto [h4, r4] = decays(4);
+  for (int64_t head : {0, 7}) {
+    EXPECT_NEAR(h0[head][0].item<double>(), want(-6, -3.5, 0, 0.7), 1e-5);
+    EXPECT_NEAR(h0[head][7].item<double>(), want(-6, -3.5, 7, 0.7), 1e-5);
+    EXPECT_NEAR(r0[head][7].item<double>(), want(-3.5, -1, 7, 0.7), 1e-5);
+    EXPECT_NEAR(h4[head][4].item<double>(), want(-6, -3.5, 4, 2.0), 1e-5);
+    EXPECT_NEAR(r4[head][3].item<double>(), want(-3.5, -1, 3, 2.0), 1e-5);
+  }
+  // Channels go from slow to fast; deeper layers keep more channels slow; history is slower.
+  EXPECT_GT(h0[0][0].item<double>(), h0[0][7].item<double>());
+  EXPECT_GT(h4[0][3].item<double>(), h0[0][3].item<double>());
+  EXPECT_TRUE((h0 > r0).all().item<bool>());
+  // The single state spans the whole range [-6, -1].
+  auto single = initial_decays(
+      [] {
+        DslaSettings s;
+        s.variant = DslaVariant::single;
+        s.gate_init = GateInit::spread;
+        return s;
+      }(),
+      false, 0, 5, 8);
+  EXPECT_NEAR(single.back(), std::exp(-std::exp(-1.0)), 1e-12);
+  // constant: the configured decays on every channel (the paper's initialisation).
+  EXPECT_EQ(initial_decays(DslaSettings{}, true, 3, 5, 8), std::vector<double>(8, 0.875));
 }
 
 TEST(DslaAttention, CachedPrefillAndDecodeEqualFullForward) {
