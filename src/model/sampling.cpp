@@ -30,6 +30,8 @@ at::Tensor filter_top_k_top_p(const at::Tensor& logits, int64_t top_k, double to
     at::Tensor cum = at::softmax(sorted, -1).cumsum(-1);
     // Drop a token when the mass before it already reaches top_p (so the first token always stays).
     at::Tensor drop_sorted = (cum - at::softmax(sorted, -1)) >= top_p;
+    // Also when top_p is below float precision (it then compares as 0 and would drop every token).
+    drop_sorted.select(-1, 0).fill_(false);
     at::Tensor drop = at::zeros_like(drop_sorted).scatter(-1, idx, drop_sorted);
     out.masked_fill_(drop, neg_inf);
   }
@@ -38,9 +40,12 @@ at::Tensor filter_top_k_top_p(const at::Tensor& logits, int64_t top_k, double to
 
 at::Tensor Sampler::next(const at::Tensor& logits) {
   at::Tensor l = logits.to(at::kFloat);
-  if (options_.temperature == 0.0) return l.argmax(-1);
-  at::Tensor filtered =
-      filter_top_k_top_p(l / options_.temperature, options_.top_k, options_.top_p);
+  // Below 1e-30 a temperature is not a float's worth of difference from greedy (and 1/T overflows).
+  if (options_.temperature < 1e-30) return l.argmax(-1);
+  // Each row's largest logit is shifted to 0 before scaling, so any temperature >= 1e-30 gives a
+  // row that keeps a 0 and is finite or -inf elsewhere: its softmax is never NaN.
+  at::Tensor scaled = (l - std::get<0>(l.max(-1, /*keepdim=*/true))) / options_.temperature;
+  at::Tensor filtered = filter_top_k_top_p(scaled, options_.top_k, options_.top_p);
   at::Tensor probs = at::softmax(filtered, -1);
   return at::multinomial(probs, 1, false, generator_).squeeze(-1);
 }

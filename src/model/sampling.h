@@ -10,7 +10,7 @@
 namespace dsla::model {
 
 struct SamplingOptions {
-  double temperature = 0.0;  ///< 0 = greedy
+  double temperature = 0.0;  ///< 0 (and anything below 1e-30) = greedy
   int64_t top_k = 0;         ///< 0 = off
   double top_p = 1.0;        ///< 1 = off
   uint64_t seed = 0;

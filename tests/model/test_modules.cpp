@@ -109,3 +109,15 @@ TEST(Modules, SeededSamplingIsReproducibleAndFollowsTheDistribution) {
   Sampler greedy({0.0, 0, 1.0, 0});
   EXPECT_EQ(greedy.next(logits.narrow(0, 0, 1)).item<int64_t>(), 0);
 }
+
+TEST(Modules, TinyTemperaturesAndTopPAreGreedyNotNan) {
+  // Token 2 is the most likely; at these settings only it can be drawn.
+  at::Tensor logits = at::tensor({1.0f, 2.5f, 3.0f, -40.0f}).unsqueeze(0).repeat({64, 1});
+  for (auto [temperature, top_p] :
+       {std::pair{1e-38, 1.0}, {1e-300, 1.0}, {1.0, 1e-300}, {1e-38, 1e-300}, {1e-6, 0.5}}) {
+    Sampler s({temperature, 0, top_p, 7});
+    at::Tensor got;
+    ASSERT_NO_THROW(got = s.next(logits)) << temperature << " " << top_p;
+    EXPECT_TRUE((got == 2).all().item<bool>()) << temperature << " " << top_p;
+  }
+}
