@@ -3,7 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <set>
+#include <type_traits>
 
 #include "core/error.h"
 
@@ -45,6 +47,15 @@ void check_fields(const nlohmann::json& j, const std::set<std::string>& known) {
 template <typename T>
 T field(const nlohmann::json& j, const char* key, T fallback) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
+  // An integer field takes integers only: 1.5 is refused, not truncated to 1.
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    bool in_range = j[key].is_number_unsigned()
+                        ? std::is_unsigned_v<T> || j[key].get<uint64_t>() <= INT64_MAX
+                        : !std::is_unsigned_v<T> || j[key] >= 0;
+    if (!j[key].is_number_integer() || !in_range) {
+      refuse(fmt::format("'{}' must be an integer in range, got {}", key, j[key].dump()), key);
+    }
+  }
   try {
     return j[key].get<T>();
   } catch (const nlohmann::json::exception&) {

@@ -45,7 +45,7 @@ std::shared_ptr<RequestState> Engine::submit(RequestParams params) {
   DSLA_CHECK(prompt >= 1, "the prompt is empty");
   DSLA_CHECK(prompt < max_context_, "the prompt has {} tokens; this server allows at most {}",
              prompt, max_context_ - 1);
-  DSLA_CHECK(params.max_tokens >= 1 && prompt + params.max_tokens <= max_context_,
+  DSLA_CHECK(params.max_tokens >= 1 && params.max_tokens <= max_context_ - prompt,  // no overflow
              "max_tokens {} is out of range: 1 .. {} for a prompt of {} tokens", params.max_tokens,
              max_context_ - prompt, prompt);
   for (int64_t id : params.prompt) {

@@ -54,6 +54,9 @@ TEST(Api, RefusesBadRequestsNamingTheField) {
   EXPECT_EQ(refusal(R"({"prompt": "a", "logprobs": 2})").param, "logprobs");
   EXPECT_EQ(refusal(R"({"prompt": "a", "max_tokens": 0})").param, "max_tokens");
   EXPECT_EQ(refusal(R"({"prompt": "a", "max_tokens": "ten"})").param, "max_tokens");
+  EXPECT_EQ(refusal(R"({"prompt": "a", "max_tokens": 1.5})").param, "max_tokens");
+  EXPECT_EQ(refusal(R"({"prompt": "a", "seed": -1})").param, "seed");
+  EXPECT_EQ(refusal(R"({"prompt": "a", "top_k": 18446744073709551615})").param, "top_k");
   EXPECT_EQ(refusal(R"({"prompt": "a", "temperature": 3})").param, "temperature");
   EXPECT_EQ(refusal(R"({"prompt": "a", "top_p": 0})").param, "top_p");
   EXPECT_EQ(refusal(R"({"prompt": "a", "n": 2})").param, "n");

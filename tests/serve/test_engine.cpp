@@ -292,7 +292,8 @@ TEST_F(EngineFixture, RefusesRequestsItCannotServe) {
   EXPECT_THROW(e->submit(params(prompt_of(64, 0), 1)), Error);   // prompt too long
   EXPECT_THROW(e->submit(params(prompt_of(10, 0), 60)), Error);  // past the context
   EXPECT_THROW(e->submit(params(prompt_of(10, 0), 0)), Error);
-  EXPECT_THROW(e->submit(params({1, 999999}, 4)), Error);  // outside the vocab
+  EXPECT_THROW(e->submit(params(prompt_of(10, 0), INT64_MAX)), Error);  // no wrap-around
+  EXPECT_THROW(e->submit(params({1, 999999}, 4)), Error);               // outside the vocab
   e->shutdown(std::chrono::milliseconds(0));
   EXPECT_THROW(e->submit(params(prompt_of(10, 0), 4)), Error);  // shutting down
 }
