@@ -2,12 +2,37 @@
 #include "config/yaml_file.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <set>
 
 #include "config/yaml_reader.h"
 #include "core/error.h"
 
 namespace dsla::config {
 namespace fs = std::filesystem;
+
+namespace {
+
+/// Appends "line N: key 'k' appears twice" for every mapping of `node` (recursively) that repeats a
+/// key: YAML readers keep one of the values silently.
+void find_duplicate_keys(const YAML::Node& node, std::vector<std::string>& out) {
+  if (node.IsSequence()) {
+    for (const auto& item : node) find_duplicate_keys(item, out);
+  } else if (node.IsMap()) {
+    std::set<std::string> seen;
+    for (const auto& kv : node) {
+      std::string key = kv.first.Scalar();
+      if (!seen.insert(key).second) {
+        out.push_back(
+            fmt::format("line {}: key '{}' appears twice", kv.first.Mark().line + 1, key));
+      }
+      find_duplicate_keys(kv.second, out);
+    }
+  }
+}
+
+}  // namespace
 
 YAML::Node read_yaml_file(const fs::path& path) {
   DSLA_CHECK(!fs::is_directory(path), "{}: is a directory, not a YAML file", path.string());
@@ -21,6 +46,9 @@ YAML::Node read_yaml_file(const fs::path& path) {
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   DSLA_CHECK(root.IsMap(), "{}: the top level must be a mapping of settings", path.string());
+  std::vector<std::string> duplicates;
+  find_duplicate_keys(root, duplicates);
+  DSLA_CHECK(duplicates.empty(), "{}: {}", path.string(), fmt::join(duplicates, "; "));
   return root;
 }
 

@@ -191,6 +191,9 @@ TEST(Recipes, BadFilesNameTheFile) {
             std::string::npos);
   fs::path p = write_recipe("model: [unclosed\n");
   EXPECT_NE(load_error(p).find("invalid YAML"), std::string::npos);
+  fs::path d = write_recipe("distill:\n  lr: 1\n  steps_per_layer: 3\n  lr: 2\n");
+  EXPECT_NE(load_error(d).find("line 4: key 'lr' appears twice"), std::string::npos)
+      << load_error(d);
   fs::path q = write_recipe("- a\n- b\n");
   EXPECT_NE(load_error(q).find("top level must be a mapping"), std::string::npos);
 }
