@@ -18,8 +18,8 @@ DSLA_ENUM_NAMES(FileSchema, {FileSchema::distill, "distill"}, {FileSchema::eval_
                 {FileSchema::load, "load"}, {FileSchema::serve, "serve"})
 
 /// The root of a YAML file (an empty mapping for an empty file). Throws dsla::Error naming the file
-/// when it cannot be opened, is not valid YAML, its top level is not a mapping, or a mapping repeats
-/// a key (naming every repeated key and its line).
+/// when it cannot be opened, is not valid YAML, its top level is not a mapping, or a mapping
+/// repeats a key (naming every repeated key and its line).
 YAML::Node read_yaml_file(const std::filesystem::path& path);
 
 /// The schema `root` declares. Throws naming the file when the value is not a known schema.
