@@ -112,7 +112,7 @@ Recipe load_recipe(const std::filesystem::path& path,
 /// when the recipe is usable.
 std::vector<std::string> validate_recipe(const Recipe& recipe, bool check_files);
 
-/// The resolved recipe as YAML (written into run directories), with its `kind: distill`.
+/// The resolved recipe as YAML (written into run directories), with its `schema: distill`.
 std::string recipe_to_yaml(const Recipe& recipe);
 
 }  // namespace dsla::config

@@ -180,6 +180,13 @@ std::string type_error(const nlohmann::json& j) {
 
 }  // namespace settings_detail
 
+/// Reads a JSON value as a T by the settings' rules (integers only in T's range, numbers, booleans,
+/// strings, enums by name, lists of these); false when `j` is not one.
+template <class T>
+bool read_json_value(const nlohmann::json& j, T& out) {
+  return settings_detail::Codec<T>::read(j, out);
+}
+
 /// One setting of a settings struct S.
 template <class S>
 struct Setting {
@@ -246,23 +253,18 @@ void read_settings(const SettingsTable<S>& table, const nlohmann::json& j, S& ou
 template <class S>
 void read_stored_settings(const SettingsTable<S>& table, const nlohmann::json& j, S& out,
                           const std::string& section, std::vector<std::string>& errors) {
-  if (j.is_object()) {
-    for (const auto& s : table) {
-      if (!j.contains(s.name)) {
-        errors.push_back(
-            fmt::format("{}: lacks '{}' (written by another version of dsla?)", section, s.name));
-      }
+  if (!j.is_object()) {
+    errors.push_back(fmt::format("{}: expected a mapping", section));
+    return;
+  }
+  for (const auto& s : table) {
+    if (!j.contains(s.name)) {
+      errors.push_back(
+          fmt::format("{}: lacks '{}' (written by another version of dsla?)", section, s.name));
+    } else if (auto e = s.read(j.at(s.name), out)) {
+      errors.push_back(fmt::format("{}.{}: {}", section, s.name, *e));
     }
   }
-  nlohmann::json known = nlohmann::json::object();
-  if (j.is_object()) {
-    for (const auto& s : table) {
-      if (j.contains(s.name)) known[s.name] = j.at(s.name);
-    }
-  } else {
-    known = j;
-  }
-  read_settings(table, known, out, section, errors);
 }
 
 /// Every setting of `s` as one JSON object.

@@ -153,7 +153,6 @@ namespace {
 struct StageContext {
   const config::Recipe& recipe;
   model::HybridModel& hybrid;  ///< depth 0 is the teacher; its stages grow as layers are trained
-  model::LlamaForCausalLMImpl& model;
   const data::PackedSequences& train;
   const Corpus& corpus;
   dist::Group& group;
@@ -185,7 +184,8 @@ run::StageRecord train_stage(StageContext& c, run::RunProgress& progress, int64_
   const config::Recipe& r = c.recipe;
   int64_t layer = progress.plan.order[static_cast<size_t>(stage - 1)];
   at::manual_seed(r.run.seed + static_cast<uint64_t>(layer));
-  model::convert_layer(c.model, layer, progress.plan.spec);
+  model::LlamaForCausalLMImpl& student = c.hybrid.model();
+  model::convert_layer(student, layer, progress.plan.spec);
   int64_t n = std::min(r.distill.cache_sequences, c.train.count());
   std::string tag = fmt::format("stage {}/{} L{}", stage, progress.target_stages, layer);
   FitOptions transfer = fit_options(r, r.distill.steps_per_layer, tag + " transfer",
@@ -194,10 +194,10 @@ run::StageRecord train_stage(StageContext& c, run::RunProgress& progress, int64_
   at::Tensor all_ids = sequence_batch(c.train, (stage - 1) * n, n);  // [n, T]
   at::Tensor ids = all_ids.index_select(0, at::tensor(local_items(n, transfer), at::kLong));
   LayerIO io =
-      collect_layer_io(c.model, layer, c.hybrid.attention(0, layer), ids, r.distill.batch_size);
+      collect_layer_io(student, layer, c.hybrid.attention(0, layer), ids, r.distill.batch_size);
   io.samples = n;
   FitResult fit =
-      fit_attention(*c.model.layer(layer).attention(), io, c.model.make_context(0, ids.size(1)),
+      fit_attention(*student.layer(layer).attention(), io, student.make_context(0, ids.size(1)),
                     transfer, step_logger(c, "attention_transfer", stage, layer));
   run::StageRecord rec;
   rec.stage = stage;
@@ -302,7 +302,7 @@ run::RunProgress run_distill(const config::Recipe& recipe, const DistillOptions&
     });
     if (!dir) progress.stages.push_back(run::stage_from_json(rec, "rank 0's teacher record"));
   }
-  StageContext ctx{r, *hybrid, *model, train, corpus, group, dir ? &*dir : nullptr};
+  StageContext ctx{r, *hybrid, train, corpus, group, dir ? &*dir : nullptr};
   for (int64_t k = progress.plan.converted + 1; k <= progress.target_stages; ++k) {
     auto start = std::chrono::steady_clock::now();
     run::StageRecord rec = train_stage(ctx, progress, k);

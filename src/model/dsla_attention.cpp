@@ -6,7 +6,6 @@
 #include <fmt/ranges.h>
 #include <torch/autograd.h>
 
-#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -91,10 +90,6 @@ torch::nn::Linear DslaAttention::gate_up(const char* name, const std::vector<dou
   torch::NoGradGuard no_grad;
   // Zero weights: every token starts at the target decays; training moves the gates away from them.
   up->weight.zero_();
-  if (std::all_of(decays.begin(), decays.end(), [&](double d) { return d == decays.front(); })) {
-    up->bias.fill_(gate_bias_for(decays.front(), options_.tau));
-    return up;
-  }
   std::vector<double> bias;  // [d] per channel, the same for every head
   for (double d : decays) bias.push_back(gate_bias_for(d, options_.tau));
   up->bias.copy_(at::tensor(bias, at::kDouble).repeat({heads_}));  // [H*d]

@@ -1,7 +1,6 @@
 // Implementation of hf_config.h: HF config.json <-> LlamaConfig, with validation.
 #include "model/hf_config.h"
 
-#include <fstream>
 #include <set>
 
 #include "core/error.h"

@@ -3,11 +3,10 @@
 
 #include <fmt/format.h>
 
-#include <cstdint>
 #include <set>
-#include <type_traits>
 
 #include "core/error.h"
+#include "core/settings.h"
 
 namespace dsla::serve {
 namespace {
@@ -47,20 +46,12 @@ void check_fields(const nlohmann::json& j, const std::set<std::string>& known) {
 template <typename T>
 T field(const nlohmann::json& j, const char* key, T fallback) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
-  // An integer field takes integers only: 1.5 is refused, not truncated to 1.
-  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-    bool in_range = j[key].is_number_unsigned()
-                        ? std::is_unsigned_v<T> || j[key].get<uint64_t>() <= INT64_MAX
-                        : !std::is_unsigned_v<T> || j[key] >= 0;
-    if (!j[key].is_number_integer() || !in_range) {
-      refuse(fmt::format("'{}' must be an integer in range, got {}", key, j[key].dump()), key);
-    }
+  // The settings' rules: an integer field takes integers in range only (1.5 is not 1).
+  T value{};
+  if (!read_json_value(j[key], value)) {
+    refuse(fmt::format("'{}' has the wrong type or is out of range ({})", key, j[key].dump()), key);
   }
-  try {
-    return j[key].get<T>();
-  } catch (const nlohmann::json::exception&) {
-    refuse(fmt::format("'{}' has the wrong type ({})", key, j[key].type_name()), key);
-  }
+  return value;
 }
 
 /// Sampling, length, stop and stream fields shared by both endpoints.
