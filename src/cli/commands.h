@@ -8,6 +8,7 @@ int run_generate(int argc, char** argv);
 int run_ppl(int argc, char** argv);
 int run_validate(int argc, char** argv);
 int run_profile(int argc, char** argv);
+int run_fit_report(int argc, char** argv);
 int run_distill(int argc, char** argv);
 int run_export(int argc, char** argv);
 int run_eval(int argc, char** argv);

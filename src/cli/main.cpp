@@ -23,6 +23,7 @@ constexpr Command kCommands[] = {
     {"ppl", dsla::cli::run_ppl, "perplexity of a text file with a sliding window"},
     {"validate", dsla::cli::run_validate, "check a recipe and print it resolved"},
     {"profile", dsla::cli::run_profile, "rank the layers by sensitivity (the conversion order)"},
+    {"fit-report", dsla::cli::run_fit_report, "how closely each DSLA layer form fits the teacher"},
     {"distill", dsla::cli::run_distill, "convert layers one at a time as a recipe says"},
     {"export", dsla::cli::run_export, "write a distilled model as an HF-style directory"},
     {"eval", dsla::cli::run_eval, "evaluate QA, summarization, multiple choice, perplexity tasks"},

@@ -11,8 +11,11 @@ namespace dsla::model {
 
 /// What one layer carries between forward calls of one batch of sequences.
 struct LayerCache {
-  at::Tensor k, v;     ///< softmax attention: [B, KVH, capacity, head_dim]; the first `length` used
-  at::Tensor s1, s2;   ///< DSLA: the two fp32 states [B, H, d, dv]
+  at::Tensor k, v;    ///< softmax attention: [B, KVH, capacity, head_dim]; the first `length` used
+  at::Tensor s1, s2;  ///< DSLA: the two fp32 states [B, H, f, dv (+1 with a q.z normaliser)]
+  /// DSLA with an exact window: the last N tokens' k, v [B, N, KVH, head_dim] (columns length - N
+  /// .. length - 1, zeros before a row's first token) and the sinks' [B, S, KVH, head_dim].
+  at::Tensor window_k, window_v, sink_k, sink_v;
   int64_t length = 0;  ///< tokens seen
 };
 

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "dsla/dsla.h"
+#include "model/dsla_window.h"
 #include "model/linear.h"
 #include "model/rope.h"
 #include "model/softmax_attention.h"
@@ -17,7 +18,9 @@
 namespace dsla::model {
 namespace {
 
-constexpr double kMinLogGate = -50.0;  // exp(-50) per token: the kernels' documented floor
+constexpr double kMinLogGate = -50.0;      // exp(-50) per token: the kernels' documented floor
+constexpr double kNormEps = 1e-6;          // added to the shared denominator
+constexpr double kWindowWeightInit = 0.1;  // sigmoid(window_logit) at first, as in LoLCATs
 
 /// z such that logsigmoid(z) / tau = log(decay), i.e. sigmoid(z) = decay^tau.
 double gate_bias_for(double decay, double tau) {
@@ -51,7 +54,8 @@ DslaAttention::DslaAttention(const LlamaConfig& c, const DslaSettings& o, int64_
       options_(o),
       heads_(c.num_attention_heads),
       kv_heads_(c.num_key_value_heads),
-      head_dim_(c.head_dim) {
+      head_dim_(c.head_dim),
+      feature_dim_(c.head_dim) {
   auto problems = check_dsla_settings(o);
   DSLA_CHECK(problems.empty(), "DSLA layer settings: {}", fmt::join(problems, "; "));
   DSLA_CHECK(o.variant != DslaVariant::sliding_window,
@@ -64,12 +68,22 @@ DslaAttention::DslaAttention(const LlamaConfig& c, const DslaSettings& o, int64_
   k_proj = register_module("k_proj", lin(c.hidden_size, kv_heads_ * head_dim_, qkv_bias));
   v_proj = register_module("v_proj", lin(c.hidden_size, kv_heads_ * head_dim_, qkv_bias));
   o_proj = register_module("o_proj", lin(heads_ * head_dim_, c.hidden_size, c.attention_bias));
+  q_map = register_module("q_map", QkFeatureMap(o.feature_map, heads_, head_dim_, o.feature_dim));
+  k_map = register_module("k_map", QkFeatureMap(o.feature_map, heads_, head_dim_, o.feature_dim));
+  feature_dim_ = q_map->output_dim();
+  if (o.temperature) temperature_log = register_parameter("temperature_log", at::zeros({heads_}));
+  if (o.exact_window() > 0) {
+    double logit = std::log(kWindowWeightInit / (1 - kWindowWeightInit));
+    window_logit = register_parameter("window_logit", at::full({heads_}, logit));
+  }
   history_gate_down = gate_down("history_gate_down");
   int64_t layers = c.num_hidden_layers;
-  history_gate_up = gate_up("history_gate_up", initial_decays(o, false, layer, layers, head_dim_));
+  history_gate_up =
+      gate_up("history_gate_up", initial_decays(o, false, layer, layers, feature_dim_));
   if (!o.single_state()) {
     recency_gate_down = gate_down("recency_gate_down");
-    recency_gate_up = gate_up("recency_gate_up", initial_decays(o, true, layer, layers, head_dim_));
+    recency_gate_up =
+        gate_up("recency_gate_up", initial_decays(o, true, layer, layers, feature_dim_));
     double logit = std::log(o.gamma_init / (1 - o.gamma_init));
     gamma_logit =
         register_parameter("gamma_logit", at::full({o.per_head_gamma ? heads_ : 1}, logit));
@@ -86,7 +100,7 @@ torch::nn::Linear DslaAttention::gate_down(const char* name) {
 
 torch::nn::Linear DslaAttention::gate_up(const char* name, const std::vector<double>& decays) {
   int64_t in = options_.gate_rank > 0 ? options_.gate_rank : config_.hidden_size;
-  auto up = register_module(name, torch::nn::Linear(in, heads_ * head_dim_));
+  auto up = register_module(name, torch::nn::Linear(in, heads_ * feature_dim_));
   torch::NoGradGuard no_grad;
   // Zero weights: every token starts at the target decays; training moves the gates away from them.
   up->weight.zero_();
@@ -110,7 +124,7 @@ at::Tensor DslaAttention::gate(torch::nn::Linear& down, torch::nn::Linear& up,
                                const at::Tensor& x) {
   at::Tensor z = project(up, down ? project(down, x) : x);  // [B, T, H*d]
   at::Tensor g = at::log_sigmoid(z.to(at::kFloat)) / options_.tau;
-  return g.clamp_min(kMinLogGate).view({x.size(0), x.size(1), heads_, head_dim_});
+  return g.clamp_min(kMinLogGate).view({x.size(0), x.size(1), heads_, feature_dim_});
 }
 
 std::pair<at::Tensor, at::Tensor> DslaAttention::log_gates(const at::Tensor& x) {
@@ -128,7 +142,62 @@ at::Tensor DslaAttention::gamma() {
 }
 
 int64_t DslaAttention::cache_bytes_per_sequence(int64_t /*tokens*/) const {
-  return 2 * heads_ * head_dim_ * head_dim_ * static_cast<int64_t>(sizeof(float));
+  int64_t value_columns = head_dim_ + (options_.normalize == Normalize::qz ? 1 : 0);
+  int64_t states = 2 * heads_ * feature_dim_ * value_columns;
+  // The window and sink buffers are allocated whole: k and v of N + S tokens at KV-head size.
+  int64_t buffers = 2 * (options_.exact_window() + options_.sinks) * kv_heads_ * head_dim_;
+  return (states + buffers) * static_cast<int64_t>(sizeof(float));
+}
+
+at::Tensor DslaAttention::all_heads(const at::Tensor& kv) const {
+  int64_t groups = heads_ / kv_heads_;
+  return groups > 1 ? kv.repeat_interleave(groups, 2) : kv;
+}
+
+at::Tensor DslaAttention::linear_part(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                      const at::Tensor& x, LayerCache* cache) {
+  auto [g1, g2] = log_gates(x);
+  at::Tensor mix = gamma();
+  g1 = g1.to(q.scalar_type());
+  g2 = g2.to(q.scalar_type());
+  kernels::DslaOptions ko;
+  ko.chunk_size = options_.chunk_size;
+  if (cache == nullptr) return kernels::dsla_attention(q, k, v, g1, g2, mix, {}, {}, {}, ko).o;
+  if (!cache->s1.defined()) {
+    cache->s1 = at::zeros({q.size(0), heads_, q.size(3), v.size(3)}, x.options().dtype(at::kFloat));
+    cache->s2 = at::zeros_like(cache->s1);
+  }
+  if (q.size(1) == 1)
+    return kernels::dsla_recurrent_step(q, k, v, g1, g2, mix, cache->s1, cache->s2);
+  ko.output_final_state = true;
+  auto out = kernels::dsla_attention(q, k, v, g1, g2, mix, cache->s1, cache->s2, {}, ko);
+  cache->s1 = out.s1.contiguous();
+  cache->s2 = out.s2.contiguous();
+  return out.o;
+}
+
+ExactPart DslaAttention::exact_part(const at::Tensor& q, const at::Tensor& all_k,
+                                    const at::Tensor& all_v, const at::Tensor& k,
+                                    const at::Tensor& v, int64_t start, const at::Tensor& pad,
+                                    LayerCache* cache) {
+  WindowKeys keys{all_k, all_v, {}, {}};
+  if (options_.sinks == 0) {
+    return exact_window_part(q, keys, start, pad, options_.window, options_.chunk_size);
+  }
+  bool cached = cache != nullptr && cache->sink_k.defined();
+  at::Tensor sink_k =
+      cached ? cache->sink_k
+             : at::zeros({q.size(0), options_.sinks, kv_heads_, head_dim_}, k.options());
+  at::Tensor sink_v = cached ? cache->sink_v : at::zeros_like(sink_k);
+  sink_k = updated_sinks(sink_k, k, start, pad);  // [B, S, KVH, d]
+  sink_v = updated_sinks(sink_v, v, start, pad);
+  if (cache != nullptr) {
+    cache->sink_k = sink_k.detach();
+    cache->sink_v = sink_v.detach();
+  }
+  keys.sink_k = all_heads(sink_k);
+  keys.sink_v = all_heads(sink_v);
+  return exact_window_part(q, keys, start, pad, options_.window, options_.chunk_size);
 }
 
 at::Tensor DslaAttention::forward(const at::Tensor& x, const AttentionContext& ctx,
@@ -137,8 +206,8 @@ at::Tensor DslaAttention::forward(const at::Tensor& x, const AttentionContext& c
     DSLA_FAIL("dsla attention supports float32 and bfloat16 activations, got {}",
               c10::toString(x.scalar_type()));
   }
-  int64_t b = x.size(0), t = x.size(1), groups = heads_ / kv_heads_;
-  // [B, T, H*d] -> [B, T, H, d]; k and v repeated from KV heads to all heads.
+  int64_t b = x.size(0), t = x.size(1), n = options_.exact_window(), start = ctx.start_pos;
+  // [B, T, H*d] -> [B, T, H, d]; k and v stay at KV heads until they are used.
   at::Tensor q = project(q_proj, x).view({b, t, heads_, head_dim_});
   at::Tensor k = project(k_proj, x).view({b, t, kv_heads_, head_dim_});
   at::Tensor v = project(v_proj, x).view({b, t, kv_heads_, head_dim_});
@@ -146,40 +215,46 @@ at::Tensor DslaAttention::forward(const at::Tensor& x, const AttentionContext& c
     q = apply_rotary(q, ctx.cos, ctx.sin);
     k = apply_rotary(k, ctx.cos, ctx.sin);
   }
-  if (ctx.pad.defined()) {
-    // Zero keys at padding columns: the states stay zero until a row's first real token.
-    at::Tensor column = at::arange(ctx.start_pos, ctx.start_pos + t, at::kLong).unsqueeze(0);
-    at::Tensor real = column >= ctx.pad.to(at::kLong).unsqueeze(1);  // [B, T]
-    k = k * real.to(k.device(), k.scalar_type()).view({b, t, 1, 1});
+  at::Tensor pad = ctx.pad.defined() ? ctx.pad.to(at::kLong) : at::zeros({b}, at::kLong);
+  // With a window, the states take the token that leaves it: the N buffered tokens (zeros before
+  // the first call) then this call's, [B, N + T, KVH, d] at columns start - N ..
+  at::Tensor all_k = k, all_v = v;
+  if (n > 0) {
+    bool cached = cache != nullptr && cache->window_k.defined();
+    at::Tensor buf_k =
+        cached ? cache->window_k : at::zeros({b, n, kv_heads_, head_dim_}, k.options());
+    at::Tensor buf_v = cached ? cache->window_v : at::zeros_like(buf_k);
+    all_k = at::cat({buf_k, k}, 1);
+    all_v = at::cat({buf_v, v}, 1);
   }
-  if (groups > 1) {
-    k = k.repeat_interleave(groups, 2);
-    v = v.repeat_interleave(groups, 2);
-  }
-  auto [g1, g2] = log_gates(x);
-  at::Tensor mix = gamma();
-  g1 = g1.to(q.scalar_type());
-  g2 = g2.to(q.scalar_type());
-  at::Tensor o;
-  if (cache == nullptr) {
-    kernels::DslaOptions ko;
-    ko.chunk_size = options_.chunk_size;
-    o = kernels::dsla_attention(q, k, v, g1, g2, mix, {}, {}, {}, ko).o;
-  } else {
-    if (!cache->s1.defined()) {
-      cache->s1 = at::zeros({b, heads_, head_dim_, head_dim_}, x.options().dtype(at::kFloat));
-      cache->s2 = at::zeros_like(cache->s1);
+  at::Tensor entering = entering_mask(start, t, n, options_.sinks, pad).to(x.device());  // [B, T]
+  at::Tensor k_in = all_heads(all_k.narrow(1, 0, t)), v_in = all_heads(all_v.narrow(1, 0, t));
+  at::Tensor q_lin = q;
+  if (temperature_log.defined())
+    q_lin = q * temperature_log.exp().view({1, 1, heads_, 1}).to(q.scalar_type());
+  q_lin = q_map->forward(q_lin);
+  // Padding and tokens still in the window (or sinks) write nothing: zero features.
+  k_in = k_map->forward(k_in) * entering.view({b, t, 1, 1}).to(k.scalar_type());
+  bool normalize = options_.normalize == Normalize::qz;
+  if (normalize) v_in = at::cat({v_in, at::ones({b, t, heads_, 1}, v_in.options())}, 3);
+  at::Tensor o = linear_part(q_lin.contiguous(), k_in.contiguous(), v_in.contiguous(), x, cache);
+  if (normalize) {
+    // The kernels scale by f^-1/2; undo it so the exact part and the states share one scale.
+    double unscale = std::sqrt(static_cast<double>(feature_dim_));
+    at::Tensor num = o.narrow(3, 0, head_dim_).to(at::kFloat) * unscale;  // [B, T, H, dv]
+    at::Tensor den = o.narrow(3, head_dim_, 1).to(at::kFloat) * unscale;  // [B, T, H, 1]
+    if (n > 0) {
+      ExactPart exact = exact_part(q, all_heads(all_k), all_heads(all_v), k, v, start, pad, cache);
+      at::Tensor weight = at::sigmoid(window_logit.to(at::kFloat)).view({1, 1, heads_, 1});
+      num = num + weight * exact.num;
+      den = den + weight * exact.den;
     }
-    if (t == 1) {
-      o = kernels::dsla_recurrent_step(q, k, v, g1, g2, mix, cache->s1, cache->s2);
-    } else {
-      kernels::DslaOptions ko;
-      ko.chunk_size = options_.chunk_size;
-      ko.output_final_state = true;
-      auto out = kernels::dsla_attention(q, k, v, g1, g2, mix, cache->s1, cache->s2, {}, ko);
-      o = out.o;
-      cache->s1 = out.s1.contiguous();
-      cache->s2 = out.s2.contiguous();
+    o = (num / (den + kNormEps)).to(x.scalar_type());
+  }
+  if (cache != nullptr) {
+    if (n > 0) {
+      cache->window_k = all_k.narrow(1, t, n).detach().contiguous();  // the newest N columns
+      cache->window_v = all_v.narrow(1, t, n).detach().contiguous();
     }
     cache->length += t;
   }

@@ -1,5 +1,6 @@
 // DslaAttention: a decoder layer's attention replaced by dual-state gated linear attention (two
-// decays, mixed by gamma), or one gated state for the single variant.
+// decays, mixed by gamma), or one gated state for the single variant; optionally with feature maps,
+// a q.z normaliser and an exact window plus sinks sharing its denominator.
 #pragma once
 
 #include <torch/nn/modules/linear.h>
@@ -9,6 +10,8 @@
 
 #include "model/attention.h"
 #include "model/dsla_settings.h"
+#include "model/dsla_window.h"
+#include "model/feature_map.h"
 #include "model/llama_config.h"
 #include "model/rmsnorm.h"
 
@@ -38,7 +41,7 @@ class DslaAttention : public AttentionModule {
   std::string kind() const override { return "dsla"; }
   int64_t cache_bytes_per_sequence(int64_t tokens) const override;
 
-  /// The two log-gates for x [B, T, hidden]: each [B, T, H, d], <= 0.
+  /// The two log-gates for x [B, T, hidden]: each [B, T, H, f], <= 0 (f: the feature size).
   std::pair<at::Tensor, at::Tensor> log_gates(const at::Tensor& x);
   /// The mixing weight per head [H] in (0, 1) (ones for a single-state layer).
   at::Tensor gamma();
@@ -49,15 +52,28 @@ class DslaAttention : public AttentionModule {
   torch::nn::Linear recency_gate_down{nullptr}, recency_gate_up{nullptr};
   at::Tensor gamma_logit;  ///< [1] or [H]; undefined for a single-state layer
   RMSNorm out_norm{nullptr};
+  QkFeatureMap q_map{nullptr}, k_map{nullptr};
+  at::Tensor temperature_log;  ///< [H], log of q's scale before q_map; only with dsla.temperature
+  at::Tensor window_logit;     ///< [H], sigmoid = the exact part's weight; only with a window
 
  private:
+  /// The states' part for this call: o [B, T, H, dv (+1)] from the kernels, updating the cache.
+  at::Tensor linear_part(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                         const at::Tensor& x, LayerCache* cache);
+  /// The window and sinks' part for queries q [B, T, H, d]: all_k/all_v are the buffered and new
+  /// tokens at all heads, k/v the new ones at KV heads (sinks are buffered at KV heads).
+  ExactPart exact_part(const at::Tensor& q, const at::Tensor& all_k, const at::Tensor& all_v,
+                       const at::Tensor& k, const at::Tensor& v, int64_t start,
+                       const at::Tensor& pad, LayerCache* cache);
+  /// Heads [B, T, KVH, d] -> [B, T, H, d] (GQA).
+  at::Tensor all_heads(const at::Tensor& kv) const;
   torch::nn::Linear gate_down(const char* name);
   torch::nn::Linear gate_up(const char* name, const std::vector<double>& decays);
   at::Tensor gate(torch::nn::Linear& down, torch::nn::Linear& up, const at::Tensor& x);
 
   LlamaConfig config_;
   DslaSettings options_;
-  int64_t heads_, kv_heads_, head_dim_;
+  int64_t heads_, kv_heads_, head_dim_, feature_dim_;
 };
 
 }  // namespace dsla::model

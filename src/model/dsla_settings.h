@@ -16,6 +16,20 @@ namespace dsla::model {
 enum class GateInit { constant, spread };
 DSLA_ENUM_NAMES(GateInit, {GateInit::constant, "constant"}, {GateInit::spread, "spread"})
 
+/// The map applied to q and k (after RoPE when rope is on) before they meet the states.
+/// identity: the paper's raw q, k. hedgehog (LoLCATs): [softmax(xW), softmax(-xW)] with a learned
+/// per-head W (identity init). softmax (Liger): softmax over the head dimension. elu1: elu(x) + 1.
+/// relu: max(x, 0).
+enum class FeatureMap { identity, hedgehog, softmax, elu1, relu };
+DSLA_ENUM_NAMES(FeatureMap, {FeatureMap::identity, "identity"}, {FeatureMap::hedgehog, "hedgehog"},
+                {FeatureMap::softmax, "softmax"}, {FeatureMap::elu1, "elu1"},
+                {FeatureMap::relu, "relu"})
+
+/// How the linear part is normalised: none (the paper) or qz (divided by phi(q_t) . z_t, z the
+/// gated sum of phi(k), shared with the exact window when there is one).
+enum class Normalize { none, qz };
+DSLA_ENUM_NAMES(Normalize, {Normalize::none, "none"}, {Normalize::qz, "qz"})
+
 /// What a converted layer becomes.
 enum class DslaVariant { dual, single, sliding_window };
 DSLA_ENUM_NAMES(DslaVariant, {DslaVariant::dual, "dual"}, {DslaVariant::single, "single"},
@@ -35,8 +49,19 @@ DSLA_ENUM_NAMES(DslaVariant, {DslaVariant::dual, "dual"}, {DslaVariant::single, 
   X(history_decay, double, 0.999, checks::open_unit(), "initial per-token decay of the history state") \
   X(recency_decay, double, 0.875, checks::open_unit(), "initial per-token decay of the recency state") \
   X(chunk_size, int64_t, 64, checks::positive, "chunk length of the chunked DSLA kernel")          \
-  X(window, int64_t, 0, checks::non_negative(" (0 = state-matched)"),                              \
-    "sliding_window variant: tokens attended; 0 = as many cached numbers as the two DSLA states")  \
+  X(window, int64_t, 0, checks::non_negative(""),                                                  \
+    "exact softmax over the last N tokens: beside the states for dual/single (0 = off, needs normalize: qz); " \
+    "the whole layer for sliding_window (0 = as many cached numbers as the two DSLA states)")      \
+  X(sinks, int64_t, 0, checks::non_negative(""),                                                   \
+    "dual/single with a window: the first S tokens are also attended exactly (never enter the states)") \
+  X(feature_map, FeatureMap, FeatureMap::identity, checks::none,                                   \
+    "identity (the paper) | hedgehog (learned, LoLCATs) | softmax (Liger) | elu1 | relu; applied to q and k") \
+  X(feature_dim, int64_t, 0, checks::non_negative(" (0 = head_dim)"),                              \
+    "hedgehog: columns of the learned map per head; the feature has twice as many")                \
+  X(normalize, Normalize, Normalize::none, checks::none,                                           \
+    "none (the paper) | qz: divide by phi(q).z, z decayed by the same gates as the states")         \
+  X(temperature, bool, false, checks::none,                                                        \
+    "a learned per-head scale on q before the feature map (initialised to 1)")                     \
   X(single_decay, double, 0.96, checks::open_unit(), "initial per-token decay of the state of variant single") \
   X(gamma_init, double, 0.5, checks::open_unit(), "initial weight of the history state (dual)")      \
   X(gate_init, GateInit, GateInit::constant, checks::none,                                         \
@@ -47,6 +72,8 @@ DSLA_ENUM_NAMES(DslaVariant, {DslaVariant::dual, "dual"}, {DslaVariant::single, 
 struct DslaSettings {
   DSLA_LAYER_SETTINGS(DSLA_SETTING_MEMBER)
   bool single_state() const { return variant == DslaVariant::single; }
+  /// Tokens a DSLA layer attends exactly beside its states (0 for the sliding_window baseline).
+  int64_t exact_window() const { return variant == DslaVariant::sliding_window ? 0 : window; }
 };
 
 inline const SettingsTable<DslaSettings>& dsla_settings_table() {
@@ -62,6 +89,22 @@ inline std::vector<std::string> check_dsla_settings(const DslaSettings& s) {
   if (s.variant == DslaVariant::dual && s.history_decay <= s.recency_decay) {
     errors.push_back(
         "dsla.history_decay: must exceed dsla.recency_decay (the history state decays slower)");
+  }
+  if (s.variant != DslaVariant::sliding_window) {
+    bool positive_map = s.feature_map != FeatureMap::identity;
+    if (s.normalize == Normalize::qz && !positive_map) {
+      errors.push_back(
+          "dsla.normalize: qz needs a non-negative feature map (hedgehog, softmax, elu1 or relu); "
+          "identity q.z can be zero or negative");
+    }
+    if (s.window > 0 && s.normalize != Normalize::qz) {
+      errors.push_back(
+          "dsla.window: an exact window beside the states shares their denominator; set "
+          "dsla.normalize: qz");
+    }
+    if (s.sinks > 0 && s.window == 0) {
+      errors.push_back("dsla.sinks: sinks are part of the exact window; set dsla.window > 0");
+    }
   }
   return errors;
 }

@@ -3,6 +3,8 @@
 
 #include <ATen/ATen.h>
 
+#include <utility>
+
 #include "core/error.h"
 
 namespace dsla::serve {
@@ -56,9 +58,14 @@ void BatchCache::append(model::InferenceCache&& other, int64_t other_rows, int64
       l.k = at::cat({used(l.k, columns_), zeros_in_front(used(o.k, other_columns), extra)}, 0);
       l.v = at::cat({used(l.v, columns_), zeros_in_front(used(o.v, other_columns), extra)}, 0);
     }
-    if (l.s1.defined()) {
-      l.s1 = at::cat({l.s1, o.s1}, 0);
-      l.s2 = at::cat({l.s2, o.s2}, 0);
+    // States and window buffers are per row and aligned to the newest column: rows stack.
+    for (auto [mine, theirs] : {std::pair{&l.s1, &o.s1},
+                                {&l.s2, &o.s2},
+                                {&l.window_k, &o.window_k},
+                                {&l.window_v, &o.window_v},
+                                {&l.sink_k, &o.sink_k},
+                                {&l.sink_v, &o.sink_v}}) {
+      if (mine->defined()) *mine = at::cat({*mine, *theirs}, 0);
     }
     l.length = columns_;
   }

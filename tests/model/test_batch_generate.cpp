@@ -22,13 +22,21 @@ std::vector<std::vector<int64_t>> test_prompts() {
           tok->encode("Tom and his mom went to the park. They saw a big", true)};
 }
 
-/// The bundled model with `variant` applied to layers 0, 2 and 4 ("" = the teacher).
+/// The bundled model with `variant` applied to layers 0, 2 and 4 ("" = the teacher; "dual_window"
+/// = DSLA with hedgehog features, the q.z normaliser, an exact window of 4 and one sink).
 LlamaForCausalLM hybrid(const std::string& variant) {
   LlamaForCausalLM model = load_llama(t::stories260k_dir());
   if (variant.empty()) return model;
   ConversionPlan plan;
-  plan.spec.variant = *dsla::parse_enum<DslaVariant>(variant);
-  plan.spec.window = 4;  // shorter than the prompts: the windowed cache is trimmed while decoding
+  if (variant == "dual_window") {
+    plan.spec.feature_map = FeatureMap::hedgehog;
+    plan.spec.normalize = Normalize::qz;
+    plan.spec.sinks = 1;
+  } else {
+    plan.spec.variant = *dsla::parse_enum<DslaVariant>(variant);
+  }
+  // Shorter than the prompts: windowed caches are trimmed (or feed the states) while decoding.
+  if (variant == "dual_window" || variant == "sliding_window") plan.spec.window = 4;
   plan.order = {0, 2, 4};
   plan.converted = 3;
   torch::manual_seed(3);
@@ -86,7 +94,7 @@ TEST_P(BatchGenerate, GreedyTokensMatchUnbatchedWithEarlyStops) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Variants, BatchGenerate,
-                         ::testing::Values("", "dual", "single", "sliding_window"),
+                         ::testing::Values("", "dual", "single", "sliding_window", "dual_window"),
                          [](const ::testing::TestParamInfo<std::string>& p) {
                            return p.param.empty() ? std::string("teacher") : p.param;
                          });
