@@ -18,9 +18,8 @@
 namespace dsla::model {
 namespace {
 
-constexpr double kMinLogGate = -50.0;      // exp(-50) per token: the kernels' documented floor
-constexpr double kNormEps = 1e-6;          // added to the shared denominator
-constexpr double kWindowWeightInit = 0.1;  // sigmoid(window_logit) at first, as in LoLCATs
+constexpr double kMinLogGate = -50.0;  // exp(-50) per token: the kernels' documented floor
+constexpr double kNormEps = 1e-6;      // added to the shared denominator
 
 /// z such that logsigmoid(z) / tau = log(decay), i.e. sigmoid(z) = decay^tau.
 double gate_bias_for(double decay, double tau) {
@@ -73,8 +72,8 @@ DslaAttention::DslaAttention(const LlamaConfig& c, const DslaSettings& o, int64_
   feature_dim_ = q_map->output_dim();
   if (o.temperature) temperature_log = register_parameter("temperature_log", at::zeros({heads_}));
   if (o.exact_window() > 0) {
-    double logit = std::log(kWindowWeightInit / (1 - kWindowWeightInit));
-    window_logit = register_parameter("window_logit", at::full({heads_}, logit));
+    window_log_weight =
+        register_parameter("window_log_weight", at::full({heads_}, std::log(o.window_weight)));
   }
   history_gate_down = gate_down("history_gate_down");
   int64_t layers = c.num_hidden_layers;
@@ -245,7 +244,7 @@ at::Tensor DslaAttention::forward(const at::Tensor& x, const AttentionContext& c
     at::Tensor den = o.narrow(3, head_dim_, 1).to(at::kFloat) * unscale;  // [B, T, H, 1]
     if (n > 0) {
       ExactPart exact = exact_part(q, all_heads(all_k), all_heads(all_v), k, v, start, pad, cache);
-      at::Tensor weight = at::sigmoid(window_logit.to(at::kFloat)).view({1, 1, heads_, 1});
+      at::Tensor weight = at::exp(window_log_weight.to(at::kFloat)).view({1, 1, heads_, 1});
       num = num + weight * exact.num;
       den = den + weight * exact.den;
     }

@@ -53,8 +53,8 @@ class DslaAttention : public AttentionModule {
   at::Tensor gamma_logit;  ///< [1] or [H]; undefined for a single-state layer
   RMSNorm out_norm{nullptr};
   QkFeatureMap q_map{nullptr}, k_map{nullptr};
-  at::Tensor temperature_log;  ///< [H], log of q's scale before q_map; only with dsla.temperature
-  at::Tensor window_logit;     ///< [H], sigmoid = the exact part's weight; only with a window
+  at::Tensor temperature_log;    ///< [H], log of q's scale before q_map; only with dsla.temperature
+  at::Tensor window_log_weight;  ///< [H], log of the exact part's weight; only with a window
 
  private:
   /// The states' part for this call: o [B, T, H, dv (+1)] from the kernels, updating the cache.

@@ -54,6 +54,8 @@ DSLA_ENUM_NAMES(DslaVariant, {DslaVariant::dual, "dual"}, {DslaVariant::single, 
     "the whole layer for sliding_window (0 = as many cached numbers as the two DSLA states)")      \
   X(sinks, int64_t, 0, checks::non_negative(""),                                                   \
     "dual/single with a window: the first S tokens are also attended exactly (never enter the states)") \
+  X(window_weight, double, 10.0, checks::positive,                                                \
+    "initial weight (per head, learned) of the exact window's scores against the states' in the shared denominator") \
   X(feature_map, FeatureMap, FeatureMap::identity, checks::none,                                   \
     "identity (the paper) | hedgehog (learned, LoLCATs) | softmax (Liger) | elu1 | relu; applied to q and k") \
   X(feature_dim, int64_t, 0, checks::non_negative(" (0 = head_dim)"),                              \
@@ -101,6 +103,11 @@ inline std::vector<std::string> check_dsla_settings(const DslaSettings& s) {
       errors.push_back(
           "dsla.window: an exact window beside the states shares their denominator; set "
           "dsla.normalize: qz");
+    }
+    if (s.window > 0 && !s.rope) {
+      errors.push_back(
+          "dsla.window: the exact window is the teacher's softmax, which needs RoPE; set "
+          "dsla.rope: true");
     }
     if (s.sinks > 0 && s.window == 0) {
       errors.push_back("dsla.sinks: sinks are part of the exact window; set dsla.window > 0");

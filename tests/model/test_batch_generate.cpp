@@ -32,6 +32,7 @@ LlamaForCausalLM hybrid(const std::string& variant) {
     plan.spec.feature_map = FeatureMap::hedgehog;
     plan.spec.normalize = Normalize::qz;
     plan.spec.sinks = 1;
+    plan.spec.rope = true;
   } else {
     plan.spec.variant = *dsla::parse_enum<DslaVariant>(variant);
   }

@@ -46,6 +46,7 @@ DslaSettings form(FeatureMap map, Normalize norm, int64_t window, int64_t sinks)
   s.normalize = norm;
   s.window = window;
   s.sinks = sinks;
+  s.rope = window > 0;  // the exact window is the teacher's softmax, with RoPE
   s.chunk_size = 4;  // T = 13 below: three full chunks and a partial one
   return s;
 }
@@ -156,7 +157,7 @@ at::Tensor reference(DslaAttention& layer, const LlamaConfig& c, const at::Tenso
   at::Tensor cum1 = g1.cumsum(1), cum2 = g2.cumsum(1);
   at::Tensor gamma = s.single_state() ? at::ones({h}, at::kDouble)
                                       : at::sigmoid(layer.gamma_logit.to(at::kDouble)).expand({h});
-  at::Tensor wf = s.window > 0 ? at::sigmoid(layer.window_logit.to(at::kDouble)) : at::Tensor();
+  at::Tensor wf = s.window > 0 ? at::exp(layer.window_log_weight.to(at::kDouble)) : at::Tensor();
   int64_t n = s.window, sinks = s.sinks;
   std::vector<at::Tensor> rows;
   for (int64_t bi = 0; bi < b; ++bi) {
@@ -278,6 +279,9 @@ TEST(DslaForms, SettingsThatCannotWorkTogetherAreRefused) {
   EXPECT_EQ(errors(form(FeatureMap::hedgehog, Normalize::none, 4, 0)).size(), 1u);
   EXPECT_EQ(errors(form(FeatureMap::hedgehog, Normalize::qz, 0, 2)).size(), 1u);
   EXPECT_TRUE(errors(form(FeatureMap::hedgehog, Normalize::qz, 4, 2)).empty());
+  DslaSettings no_rope = form(FeatureMap::hedgehog, Normalize::qz, 4, 0);
+  no_rope.rope = false;
+  EXPECT_EQ(errors(no_rope).size(), 1u);
   DslaSettings baseline;
   baseline.variant = DslaVariant::sliding_window;  // window is the whole layer there
   baseline.window = 16;
