@@ -12,7 +12,6 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "model/conversion.h"
-#include "model/sliding_window_attention.h"
 #include "report/plot.h"
 
 namespace dsla::distill {
@@ -93,11 +92,17 @@ FitReport fit_report(model::LlamaForCausalLMImpl& teacher, const at::Tensor& tra
       }
       size_t index =
           static_cast<size_t>(std::find(layers.begin(), layers.end(), layer) - layers.begin());
-      for (const auto& form : forms) {  // each window once per layer
-        int64_t n = form.settings.exact_window();
-        if (n == 0 || report.window_floors[n].size() > index) continue;
-        auto window = model::SlidingWindowAttention::from_softmax(attention, config, n);
-        report.window_floors[n].push_back(heldout_mse(*window, eval, ctx, fit.batch_size));
+      for (const auto& form : forms) {  // each window and sink count once per layer
+        const model::DslaSettings& f = form.settings;
+        if (f.exact_window() == 0) continue;
+        std::string key = fmt::format("window {} + {} sinks", f.window, f.sinks);
+        if (report.window_floors[key].size() > index) continue;
+        // The form's own layer, untrained, with the states' weight ~1e-12 of the window's: the
+        // teacher's softmax over exactly the window and sinks.
+        model::DslaSettings only_window = f;
+        only_window.window_weight = 1e12;
+        auto window = model::make_student_attention(attention, config, only_window, layer);
+        report.window_floors[key].push_back(heldout_mse(*window, eval, ctx, fit.batch_size));
       }
     }
     torch::NoGradGuard no_grad;
@@ -119,12 +124,12 @@ std::string fit_report_table(const FitReport& r) {
                        *std::max_element(after.begin(), after.end()), median(before));
   }
   for (const auto& [n, floors] : r.window_floors) {
-    out += fmt::format("| window-only floor (N = {}, untrained) | {:.4f} | {:.4f} | |\n", n,
-                       median(floors), *std::max_element(floors.begin(), floors.end()));
+    out += fmt::format("| floor: {} only (untrained) | {:.4f} | {:.4f} | |\n", n, median(floors),
+                       *std::max_element(floors.begin(), floors.end()));
   }
   out += "\n| layer |";
   for (const auto& form : r.forms) out += fmt::format(" {} |", form.name);
-  for (const auto& [n, floors] : r.window_floors) out += fmt::format(" window {} floor |", n);
+  for (const auto& [n, floors] : r.window_floors) out += fmt::format(" floor: {} |", n);
   out += "\n|---|";
   for (size_t i = 0; i < r.forms.size() + r.window_floors.size(); ++i) out += "---|";
   out += "\n";
@@ -156,7 +161,7 @@ void write_fit_report(const std::filesystem::path& dir, const FitReport& r) {
       csv +=
           fmt::format("{},window_floor_{},{:.6g},{:.6g},0\n", r.layers[i], n, values[i], values[i]);
     }
-    floors[std::to_string(n)] = values;
+    floors[n] = values;
   }
   nlohmann::json forms = nlohmann::json::object();
   for (const auto& form : r.forms) {
@@ -172,7 +177,7 @@ void write_fit_report(const std::filesystem::path& dir, const FitReport& r) {
   std::vector<double> xs(r.layers.begin(), r.layers.end());
   for (const auto& form : r.forms) series.push_back({form.name, xs, after_values(r, form.name)});
   for (const auto& [n, values] : r.window_floors) {
-    series.push_back({fmt::format("window-only floor N={}", n), xs, values});
+    series.push_back({"floor: " + n + " only", xs, values});
   }
   series.push_back({"zero predictor", xs, std::vector<double>(xs.size(), 1.0)});
   report::line_plot(dir / "fit_report.png", "held-out relative MSE of the fitted layer", "layer",

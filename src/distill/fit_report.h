@@ -32,9 +32,10 @@ struct FitReport {
   std::vector<int64_t> layers;
   std::vector<FitForm> forms;
   std::vector<FitRow> rows;
-  /// The untrained exact window (the teacher's softmax over the last N tokens): N -> held-out
-  /// relative MSE per layer, in the order of `layers`. One entry per window a form uses.
-  std::map<int64_t, std::vector<double>> window_floors;
+  /// The untrained exact part alone (the teacher's softmax over the last N tokens and the first S):
+  /// "window N + S sinks" -> held-out relative MSE per layer, in the order of `layers`. One entry
+  /// per window and sink count a form uses.
+  std::map<std::string, std::vector<double>> window_floors;
 };
 
 /// Fits every form on every layer of `layers` (ascending) from the same initial state and steps,

@@ -6,7 +6,7 @@
 namespace dsla::model {
 
 QkFeatureMapImpl::QkFeatureMapImpl(FeatureMap kind, int64_t heads, int64_t head_dim,
-                               int64_t feature_dim)
+                                   int64_t feature_dim)
     : kind_(kind), output_dim_(head_dim) {
   if (kind != FeatureMap::hedgehog) return;
   int64_t f = feature_dim > 0 ? feature_dim : head_dim;

@@ -47,7 +47,7 @@ DslaSettings form(FeatureMap map, Normalize norm, int64_t window, int64_t sinks)
   s.window = window;
   s.sinks = sinks;
   s.rope = window > 0;  // the exact window is the teacher's softmax, with RoPE
-  s.chunk_size = 4;  // T = 13 below: three full chunks and a partial one
+  s.chunk_size = 4;     // T = 13 below: three full chunks and a partial one
   return s;
 }
 
