@@ -78,6 +78,15 @@ printf 'model:\n  path: %s\ndata:\n  train_files: [%s]\nrun:\n  dir: %s\n' "$goo
 expect "malformed jsonl" 1 "$tmp/bad.jsonl:2" -- "$dsla" distill "$tmp/badjsonl.yaml"
 expect "--set list with commas" 0 "is valid" -- "$dsla" validate "$repo/recipes/stories260k/distill.yaml" \
   --no-file-checks --set distill.order=list --set 'distill.layers=[3,0,4]'
+# dsla fit-report: a form's settings go through the layer's settings table and its cross-checks.
+stories="$repo/recipes/stories260k/distill.yaml"
+expect "fit-report unknown form key" 1 "--form x: unknown key 'windw'" "did you mean 'window'" -- \
+  "$dsla" fit-report "$stories" --run-dir "$tmp/fit" --form "x: windw=4"
+expect "fit-report window without qz" 1 "dsla.window" "normalize: qz" -- \
+  "$dsla" fit-report "$stories" --run-dir "$tmp/fit" --form "x: normalize=none"
+expect "fit-report layer out of range" 1 "--layers: '9' is not a layer of this 5-layer model" -- \
+  "$dsla" fit-report "$stories" --run-dir "$tmp/fit" --layers 1:9
+
 # dsla validate takes every kind of dsla YAML file: every file in recipes/, and a broken one of each kind.
 while IFS= read -r f; do
   expect "validate $f" 0 "is valid" -- "$dsla" validate --no-file-checks "$f"
