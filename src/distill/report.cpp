@@ -40,11 +40,14 @@ void write_report(const run::RunDirectory& dir, const run::RunProgress& p,
   int64_t layers = p.num_layers;
   std::string md = fmt::format(
       "# Distillation report\n\n"
-      "- model: `{}`\n- variant: {} (tau {}, gate rank {}, window {})\n"
+      "- model: `{}`\n- variant: {} (tau {}, gate rank {}, feature map {}, normalize {}, window "
+      "{}, "
+      "sinks {}, rope {})\n"
       "- order ({}): {}\n- stages completed: {} of {} planned ({} layers in the model)\n"
       "- attention transfer: {} steps/layer, batch {} x {} tokens, lr {}; end-to-end steps: {}\n\n",
       r.model.path, enum_name(p.plan.spec.variant), p.plan.spec.tau, p.plan.spec.gate_rank,
-      p.plan.spec.window, enum_name(r.distill.order), fmt::join(p.plan.order, " "),
+      enum_name(p.plan.spec.feature_map), enum_name(p.plan.spec.normalize), p.plan.spec.window,
+      p.plan.spec.sinks, p.plan.spec.rope, enum_name(r.distill.order), fmt::join(p.plan.order, " "),
       p.plan.converted, p.target_stages, layers, r.distill.steps_per_layer, r.distill.batch_size,
       r.data.seq_len, r.distill.lr, r.distill.e2e_steps);
   md += stage_table(p, layers);
