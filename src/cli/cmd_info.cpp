@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -39,13 +40,17 @@ int run_info(int argc, char** argv) {
     params += p.numel();
     bytes += p.numel() * p.element_size();
   }
-  int64_t cache_per_token = 0;
+  // A sequence's cache: a fixed part (DSLA states, window and sink buffers) plus a part that grows
+  // with its length (softmax KV, up to a window for sliding-window layers), at the full context.
+  int64_t context = c.max_position_embeddings, cache_fixed = 0, cache_at_context = 0;
   std::vector<std::string> kinds;
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const auto& attn = m.model->layer(i).attention();
     kinds.push_back(attn->kind());
-    cache_per_token += attn->cache_bytes_per_sequence(1);
+    cache_fixed += attn->cache_bytes_per_sequence(0);
+    cache_at_context += attn->cache_bytes_per_sequence(context);
   }
+  int64_t cache_per_token = (cache_at_context - cache_fixed) / std::max<int64_t>(context, 1);
   nlohmann::json j = {{"model_dir", m.dir.string()},
                       {"model_type", c.model_type},
                       {"layers", c.num_hidden_layers},
@@ -61,6 +66,8 @@ int run_info(int argc, char** argv) {
                       {"parameters", params},
                       {"weight_bytes", bytes},
                       {"kv_cache_bytes_per_token", cache_per_token},
+                      {"cache_bytes_fixed", cache_fixed},
+                      {"cache_bytes_at_context", cache_at_context},
                       {"attention", kinds},
                       {"tokenizer", m.tokenizer->kind()},
                       {"tokenizer_vocab", m.tokenizer->vocab_size()},
@@ -75,15 +82,15 @@ int run_info(int argc, char** argv) {
       "vocab        {} (tokenizer: {}, {} ids)\n"
       "context      {} positions, RoPE theta {}{}\n"
       "parameters   {} ({:.2f} M), weights {:.1f} MiB\n"
-      "KV cache     {} bytes per token ({:.1f} MiB at {} tokens)\n"
+      "cache        {} bytes per sequence + {} bytes per token ({:.1f} MiB at {} tokens)\n"
       "attention    {}\n",
       m.dir.string(), c.model_type, c.num_hidden_layers, c.hidden_size, c.intermediate_size,
       c.num_attention_heads, c.num_key_value_heads, c.head_dim, c.vocab_size, m.tokenizer->kind(),
       m.tokenizer->vocab_size(), c.max_position_embeddings, c.rope_theta,
       c.rope_scaling.type.empty() ? "" : " (" + c.rope_scaling.type + " scaling)", params,
-      static_cast<double>(params) / 1e6, static_cast<double>(bytes) / (1 << 20), cache_per_token,
-      static_cast<double>(cache_per_token * c.max_position_embeddings) / (1 << 20),
-      c.max_position_embeddings, summarize_kinds(kinds));
+      static_cast<double>(params) / 1e6, static_cast<double>(bytes) / (1 << 20), cache_fixed,
+      cache_per_token, static_cast<double>(cache_at_context) / (1 << 20), context,
+      summarize_kinds(kinds));
   return 0;
 }
 

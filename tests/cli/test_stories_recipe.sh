@@ -54,6 +54,8 @@ grep -q -- "--resume" "$tmp/again.err" || fail "the refusal does not mention --r
 grep -q '"dsla"' "$tmp/export/config.json" || fail "exported config.json lacks the dsla section"
 "$dsla" export --run "$tmp/run" --stage 2 --out "$tmp/export2" > /dev/null || fail "dsla export --stage 2 failed"
 "$dsla" info --model "$tmp/export" > "$tmp/info.out" || fail "dsla info on the export failed"
+# All five layers are DSLA: states plus window and sink buffers, nothing that grows with the sequence.
+grep -q "bytes per sequence + 0 bytes per token" "$tmp/info.out" || fail "cache of the export: $(cat "$tmp/info.out")"
 "$dsla" generate --model "$tmp/export" -p "Once upon a time" -n 20 > "$tmp/gen.out" 2>/dev/null \
   || fail "dsla generate from the export failed"
 [ -s "$tmp/gen.out" ] || fail "no generated text"
