@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/quantile.h"
 #include "model/conversion.h"
 #include "report/plot.h"
 
@@ -40,10 +41,8 @@ double heldout_mse(model::AttentionModule& m, const LayerIO& io, const model::At
   return error / std::max(energy, 1e-30);
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n == 0 ? 0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+double median(const std::vector<double>& v) {
+  return quantile(v, 0.5);
 }
 
 std::vector<double> after_values(const FitReport& r, const std::string& form) {
@@ -72,7 +71,8 @@ FitReport fit_report(model::LlamaForCausalLMImpl& teacher, const at::Tensor& tra
   }
   const model::LlamaConfig& config = teacher.config();
   for (int64_t layer = 0; layer <= layers.back(); ++layer) {
-    if (std::find(layers.begin(), layers.end(), layer) != layers.end()) {
+    auto wanted = std::find(layers.begin(), layers.end(), layer);
+    if (wanted != layers.end()) {
       LayerIO train = layer_io(teacher, layer, h_train, ctx);
       LayerIO eval = layer_io(teacher, layer, h_eval, ctx);
       const model::AttentionModule& attention = *teacher.layer(layer).attention();
@@ -90,8 +90,7 @@ FitReport fit_report(model::LlamaForCausalLMImpl& teacher, const at::Tensor& tra
         report.rows.push_back(row);
         if (on_row) on_row(row);
       }
-      size_t index =
-          static_cast<size_t>(std::find(layers.begin(), layers.end(), layer) - layers.begin());
+      auto index = static_cast<size_t>(wanted - layers.begin());
       for (const auto& form : forms) {  // each window and sink count once per layer
         const model::DslaSettings& f = form.settings;
         if (f.exact_window() == 0) continue;

@@ -46,8 +46,8 @@ FitReport fit_report(model::LlamaForCausalLMImpl& teacher, const at::Tensor& tra
                      const std::vector<FitForm>& forms, const FitOptions& fit,
                      const std::function<void(const FitRow&)>& on_row);
 
-/// Median and worst held-out relative MSE after the fit of each form (and of each window floor),
-/// then one line per layer: a Markdown table.
+/// Median (nearest rank) and worst held-out relative MSE after the fit of each form (and of each
+/// window floor), then one line per layer: a Markdown table.
 std::string fit_report_table(const FitReport& report);
 
 /// Writes fit_report.{csv,json,md} and, when gnuplot is there, fit_report.png into `dir`.
