@@ -117,12 +117,15 @@ int run_fit_report(int argc, char** argv) {
       parse_layers((*parsed)["layers"].as<std::string>(), model->config().num_hidden_layers);
   auto tokenizer = load_tokenizer(r.model.path);
   distill::Corpus corpus = distill::load_corpus(r, *tokenizer);
-  data::PackedSequences packed = data::pack(corpus.train_stream, seq_len);
-  DSLA_CHECK(packed.count() >= train_n + eval_n,
-             "the recipe's training data gives {} sequences of {} tokens; {} + {} are needed",
-             packed.count(), seq_len, train_n, eval_n);
-  at::Tensor train = distill::sequence_batch(packed, 0, train_n);      // [N, T]
-  at::Tensor eval = distill::sequence_batch(packed, train_n, eval_n);  // [M, T], not trained on
+  data::SequenceStream stream = corpus.stream(seq_len, r.run.seed);
+  at::Tensor train = distill::next_sequences(stream, train_n);  // [N, T]
+  at::Tensor eval = distill::next_sequences(stream, eval_n);    // [M, T], not trained on
+  for (const auto& used : stream.usage()) {
+    DSLA_CHECK(used.passes <= 1.0,
+               "{}: {} sequences of {} tokens drawn from a file that holds {:.0f}; the held-out "
+               "sequences would repeat trained ones (add data or lower --sequences)",
+               used.name, used.sequences, seq_len, used.sequences / used.passes);
+  }
   distill::FitOptions fit;
   fit.steps = int_option("steps", r.distill.steps_per_layer);
   fit.batch_size = r.distill.batch_size;

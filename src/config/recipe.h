@@ -26,6 +26,8 @@ struct ModelSection {
 #define DSLA_DATA_SETTINGS(X)                                                                      \
   X(train_files, std::vector<std::string>, {}, checks::required("at least one file is required"),  \
     "plain text or JSONL (\"text\" field)")                                                        \
+  X(train_weights, std::vector<double>, {}, checks::none,                                          \
+    "share of the training sequences per train file; empty = in proportion to their tokens")       \
   X(eval_files, std::vector<std::string>, {}, checks::none, "held-out perplexity after every stage") \
   X(seq_len, int64_t, 256, checks::positive, "tokens per packed training sequence")                \
   X(max_train_tokens, int64_t, 0, checks::non_negative(" (0 = all)"), "training tokens read; 0 = all") \
@@ -56,6 +58,11 @@ struct ProfileSection {
   DSLA_PROFILE_SETTINGS(DSLA_SETTING_MEMBER)
 };
 
+/// How the converted layers get their attention transfer.
+enum class TransferKind { chained, parallel };
+DSLA_ENUM_NAMES(TransferKind, {TransferKind::chained, "chained"},
+                {TransferKind::parallel, "parallel"})
+
 /// How the conversion order is chosen.
 enum class OrderKind { sensitivity, deepest_first, list };
 DSLA_ENUM_NAMES(OrderKind, {OrderKind::sensitivity, "sensitivity"},
@@ -67,15 +74,22 @@ DSLA_ENUM_NAMES(OrderKind, {OrderKind::sensitivity, "sensitivity"},
   X(layers, std::vector<int64_t>, {}, checks::none, "the order when order is list")                \
   X(fraction, double, 1.0, checks::in_range([](double v) { return v > 0 && v <= 1; }, "(0, 1]"),   \
     "share of the layers to convert")                                                              \
+  X(transfer, TransferKind, TransferKind::chained, checks::none,                                   \
+    "chained: each stage fits its layer on the current student's inputs | parallel: one phase "    \
+    "first trains every planned layer at once on the teacher's inputs (one teacher forward a step)") \
   X(steps_per_layer, int64_t, 100, checks::positive, "attention-transfer steps per layer")         \
   X(batch_size, int64_t, 4, checks::positive, "sequences per step")                                \
   X(lr, double, 1e-3, checks::positive, "AdamW learning rate")                                     \
   X(gate_separation, double, 0.01, checks::non_negative(), "weight of the cosine term keeping the two gates apart") \
   X(e2e_steps, int64_t, 0, checks::non_negative(), "steps of the optional end-to-end phase (CE + logit distillation)") \
-  X(kd_weight, double, 1.0, checks::none, "weight of the logit-distillation term of the end-to-end phase") \
+  X(kd_weight, double, 1.0, checks::non_negative(), "weight of KL(teacher || student) in the end-to-end phase") \
+  X(ce_weight, double, 0.0, checks::non_negative(), "weight of the next-token cross-entropy in the end-to-end phase") \
+  X(e2e_lr, double, 0.0, checks::non_negative(" (0 = distill.lr)"), "AdamW learning rate of the end-to-end phase; 0 = distill.lr") \
   X(cache_sequences, int64_t, 64, checks::positive, "training sequences whose layer inputs are cached per stage") \
   X(max_grad_norm, double, 1.0, checks::non_negative(" (0 = off)"), "gradient clipping; 0 = off")  \
-  X(log_every, int64_t, 10, checks::positive, "steps between JSONL metric lines")
+  X(log_every, int64_t, 10, checks::positive, "steps between JSONL metric lines")                 \
+  X(eval_every, int64_t, 1, checks::non_negative(" (0 = the last stage only)"),                    \
+    "perplexity after every k-th stage and the last; 0 = the last only")
 // clang-format on
 struct DistillSection {
   DSLA_DISTILL_SETTINGS(DSLA_SETTING_MEMBER)

@@ -2,6 +2,7 @@
 // problem is reported, not just the first.
 #include <fmt/format.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "config/recipe.h"
@@ -34,6 +35,16 @@ std::vector<std::string> validate_recipe(const Recipe& r, bool files) {
   for (auto& problem : model::check_dsla_settings(r.dsla)) e.push_back(std::move(problem));
   if (r.distill.order == OrderKind::list && r.distill.layers.empty()) {
     e.push_back("distill.layers: required when distill.order is 'list'");
+  }
+  const auto& weights = r.data.train_weights;
+  if (!weights.empty() && weights.size() != r.data.train_files.size()) {
+    e.push_back(fmt::format("data.train_weights: {} weights for {} train files", weights.size(),
+                            r.data.train_files.size()));
+  }
+  for (double w : weights) {
+    if (!(w > 0 && std::isfinite(w))) {
+      e.push_back(fmt::format("data.train_weights: {} is not a positive weight", w));
+    }
   }
   if (files) check_files(r, e);
   return e;

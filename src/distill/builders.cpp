@@ -2,11 +2,14 @@
 #include "distill/builders.h"
 
 #include <ATen/ATen.h>
+#include <fmt/format.h>
 
 #include <cmath>
 #include <filesystem>
+#include <iostream>
 
 #include "core/error.h"
+#include "core/paths.h"
 #include "data/text_corpus.h"
 
 namespace dsla::distill {
@@ -15,22 +18,30 @@ Corpus load_corpus(const config::Recipe& recipe, const Tokenizer& tokenizer) {
   Corpus c;
   const double holdout = recipe.data.holdout_fraction;
   auto eval_cap = static_cast<size_t>(recipe.data.max_eval_tokens);
-  for (const auto& file : recipe.data.train_files) {
-    auto tokens = data::tokenize_documents(tokenizer, data::read_documents(file), 0);
+  const std::string tokenizer_key = data::tokenizer_hash(recipe.model.path);
+  const std::filesystem::path cache = cache_dir() / "tokens";
+  auto train_cap = static_cast<size_t>(recipe.data.max_train_tokens);
+  size_t trained = 0;
+  for (size_t i = 0; i < recipe.data.train_files.size(); ++i) {
+    const std::string& file = recipe.data.train_files[i];
+    bool hit = false;
+    auto tokens = data::cached_tokens(tokenizer, tokenizer_key, file, cache, &hit);
     // The last `holdout` of the file's tokens are never trained on; they are evaluated.
-    auto split = static_cast<size_t>(static_cast<double>(tokens.size()) * (1.0 - holdout));
+    auto split = static_cast<size_t>(static_cast<double>(tokens->size()) * (1.0 - holdout));
+    std::string stem = std::filesystem::path(file).stem().string();
     if (holdout > 0) {
-      size_t end = eval_cap > 0 ? std::min(tokens.size(), split + eval_cap) : tokens.size();
-      c.eval.emplace_back(std::filesystem::path(file).stem().string() + "_heldout",
-                          std::vector<int64_t>(tokens.begin() + static_cast<long>(split),
-                                               tokens.begin() + static_cast<long>(end)));
+      size_t end = eval_cap > 0 ? std::min(tokens->size(), split + eval_cap) : tokens->size();
+      c.eval.emplace_back(stem + "_heldout",
+                          std::vector<int64_t>(tokens->data() + split, tokens->data() + end));
     }
-    if (recipe.data.max_train_tokens > 0) {
-      auto cap = static_cast<size_t>(recipe.data.max_train_tokens);
-      split = std::min(split, cap > c.train_stream.size() ? cap - c.train_stream.size() : 0);
-    }
-    c.train_stream.insert(c.train_stream.end(), tokens.begin(),
-                          tokens.begin() + static_cast<long>(split));
+    if (train_cap > 0) split = std::min(split, train_cap > trained ? train_cap - trained : 0);
+    trained += split;
+    std::cerr << fmt::format("[data] {}: {} tokens ({} trained on), token cache {}\n", file,
+                             tokens->size(), split, hit ? "hit" : "written");
+    if (split == 0) continue;  // beyond max_train_tokens
+    double weight = recipe.data.train_weights.empty() ? static_cast<double>(split)
+                                                      : recipe.data.train_weights[i];
+    c.train.push_back({stem, tokens, 0, split, weight});
   }
   for (const auto& file : recipe.data.eval_files) {
     auto tokens = data::tokenize_documents(tokenizer, data::read_documents(file),
@@ -40,16 +51,33 @@ Corpus load_corpus(const config::Recipe& recipe, const Tokenizer& tokenizer) {
   return c;
 }
 
-at::Tensor sequence_batch(const data::PackedSequences& packed, int64_t first, int64_t count) {
-  DSLA_CHECK(packed.count() > 0, "no packed training sequences");
-  at::Tensor out = at::empty({count, packed.seq_len}, at::kLong);
-  auto* dst = out.data_ptr<int64_t>();
-  for (int64_t i = 0; i < count; ++i) {
-    int64_t row = (first + i) % packed.count();
-    std::copy_n(packed.tokens.begin() + row * packed.seq_len, packed.seq_len,
-                dst + i * packed.seq_len);
-  }
-  return out;
+data::SequenceStream Corpus::stream(int64_t seq_len, uint64_t seed) const {
+  return data::SequenceStream(train, seq_len, seed);
+}
+
+int64_t Corpus::train_tokens() const {
+  int64_t n = 0;
+  for (const auto& s : train) n += static_cast<int64_t>(s.end - s.begin);
+  return n;
+}
+
+at::Tensor next_sequences(data::SequenceStream& stream, int64_t count) {
+  std::vector<int64_t> ids = stream.next(count);
+  return at::tensor(ids, at::kLong).reshape({count, stream.seq_len()});
+}
+
+FitOptions fit_options(const config::Recipe& r, int64_t steps, const std::string& label,
+                       uint64_t seed) {
+  FitOptions o;
+  o.steps = steps;
+  o.batch_size = r.distill.batch_size;
+  o.lr = r.distill.lr;
+  o.max_grad_norm = r.distill.max_grad_norm;
+  o.gate_separation = r.distill.gate_separation;
+  o.seed = seed;
+  o.label = label;
+  o.log_every = r.distill.log_every;
+  return o;
 }
 
 std::map<std::string, double> evaluate_perplexity(model::LlamaForCausalLMImpl& model,

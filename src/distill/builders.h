@@ -6,26 +6,37 @@
 #include <vector>
 
 #include "config/recipe.h"
-#include "data/packing.h"
+#include "data/mixture.h"
+#include "distill/layer_fit.h"
 #include "model/conversion.h"
 #include "model/perplexity.h"
 #include "tokenizer/tokenizer.h"
 
 namespace dsla::distill {
 
-/// Training tokens (one stream over all train files) and one token stream per eval file.
+/// The training mixture (each train file's trained part, weighted) and one token stream per
+/// evaluation stream (the held-out tail of each train file, then each eval file).
 struct Corpus {
-  std::vector<int64_t> train_stream;
+  std::vector<data::MixtureSource> train;
   std::vector<std::pair<std::string, std::vector<int64_t>>> eval;  ///< (file stem, tokens)
+
+  /// The training sequences of `seq_len` tokens, in the order data::SequenceStream gives them.
+  data::SequenceStream stream(int64_t seq_len, uint64_t seed) const;
+  /// Training tokens available (all sources).
+  int64_t train_tokens() const;
 };
 
-/// Reads and tokenizes the recipe's data files (train capped at max_train_tokens, each eval file
-/// at max_eval_tokens).
+/// Reads the recipe's data files through the token cache (<cache_dir()>/tokens): the trained part
+/// of the train files capped at max_train_tokens in file order, each evaluation stream at
+/// max_eval_tokens. Prints one line per file (tokens, cache hit or miss).
 Corpus load_corpus(const config::Recipe& recipe, const Tokenizer& tokenizer);
 
-/// Sequences [count, seq_len] (int64) taken from `packed`, starting at sequence `first` and
-/// wrapping around.
-at::Tensor sequence_batch(const data::PackedSequences& packed, int64_t first, int64_t count);
+/// The next `count` sequences of `stream` as a tensor [count, seq_len] (int64).
+at::Tensor next_sequences(data::SequenceStream& stream, int64_t count);
+
+/// The recipe's optimizer settings for a fitting loop of `steps` steps.
+FitOptions fit_options(const config::Recipe& recipe, int64_t steps, const std::string& label,
+                       uint64_t seed);
 
 /// Perplexity on every eval stream: file stem -> perplexity.
 std::map<std::string, double> evaluate_perplexity(model::LlamaForCausalLMImpl& model,

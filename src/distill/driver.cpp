@@ -16,37 +16,20 @@
 #include "dist/group.h"
 #include "distill/end_to_end.h"
 #include "distill/report.h"
+#include "distill/transfer_phase.h"
 #include "model/export.h"
 #include "model/weight_loader.h"
 
 namespace dsla::distill {
 namespace fs = std::filesystem;
 
-namespace {
-
-FitOptions fit_options(const config::Recipe& r, int64_t steps, const std::string& label,
-                       uint64_t seed) {
-  FitOptions o;
-  o.steps = steps;
-  o.batch_size = r.distill.batch_size;
-  o.lr = r.distill.lr;
-  o.max_grad_norm = r.distill.max_grad_norm;
-  o.gate_separation = r.distill.gate_separation;
-  o.seed = seed;
-  o.label = label;
-  o.log_every = r.distill.log_every;
-  return o;
-}
-
-}  // namespace
-
 SensitivityReport profile_layers(model::LlamaForCausalLMImpl& model, const config::Recipe& r,
                                  const Corpus& corpus, const fs::path& out_dir) {
   DSLA_CHECK(r.profile.seq_len <= model.config().max_position_embeddings,
              "profile.seq_len {} exceeds the model's {} positions", r.profile.seq_len,
              model.config().max_position_embeddings);
-  data::PackedSequences packed = data::pack(corpus.train_stream, r.profile.seq_len);
-  at::Tensor ids = sequence_batch(packed, 0, r.profile.sequences);  // [N, T]
+  data::SequenceStream stream = corpus.stream(r.profile.seq_len, r.run.seed);
+  at::Tensor ids = next_sequences(stream, r.profile.sequences);  // [N, T]
   SensitivityReport report;
   for (config::ProfileMetric kind : r.profile.metrics) {
     std::string metric = enum_name(kind);
@@ -153,8 +136,8 @@ namespace {
 struct StageContext {
   const config::Recipe& recipe;
   model::HybridModel& hybrid;  ///< depth 0 is the teacher; its stages grow as layers are trained
-  const data::PackedSequences& train;
   const Corpus& corpus;
+  const TransferPhase* transfer;  ///< the parallel transfer phase's layers; null when chained
   dist::Group& group;
   run::RunDirectory* dir;  ///< the main rank's run directory; null on the other ranks
 };
@@ -178,41 +161,78 @@ std::function<void(const FitStep&)> step_logger(StageContext& c, const char* pha
   };
 }
 
-/// Converts and trains stage `stage`'s layer on every rank, each on its share of the stage's
-/// sequences; returns the record without perplexities.
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+/// This rank's share of the stage's `n` sequences of the training stream (the ones after the
+/// parallel transfer phase's in a parallel run): [local, T].
+at::Tensor stage_sequences(StageContext& c, int64_t stage, int64_t n, const FitOptions& o) {
+  const config::Recipe& r = c.recipe;
+  data::SequenceStream stream = c.corpus.stream(r.data.seq_len, r.run.seed);
+  stream.skip((c.transfer ? transfer_phase_sequences(r) : 0) + (stage - 1) * n);
+  at::Tensor all = next_sequences(stream, n);  // [n, T]
+  return all.index_select(0, at::tensor(local_items(n, o), at::kLong));
+}
+
+/// Converts stage `stage`'s layer and trains it on every rank, each on its share of the stage's
+/// sequences: attention transfer on the current student's inputs (chained), or the parallel
+/// phase's trained layer put in place; then the optional end-to-end phase. Returns the record
+/// without perplexities.
 run::StageRecord train_stage(StageContext& c, run::RunProgress& progress, int64_t stage) {
   const config::Recipe& r = c.recipe;
   int64_t layer = progress.plan.order[static_cast<size_t>(stage - 1)];
-  at::manual_seed(r.run.seed + static_cast<uint64_t>(layer));
   model::LlamaForCausalLMImpl& student = c.hybrid.model();
-  model::convert_layer(student, layer, progress.plan.spec);
-  int64_t n = std::min(r.distill.cache_sequences, c.train.count());
+  int64_t n = r.distill.cache_sequences;
   std::string tag = fmt::format("stage {}/{} L{}", stage, progress.target_stages, layer);
-  FitOptions transfer = fit_options(r, r.distill.steps_per_layer, tag + " transfer",
-                                    r.run.seed + static_cast<uint64_t>(stage));
-  transfer.group = &c.group;
-  at::Tensor all_ids = sequence_batch(c.train, (stage - 1) * n, n);  // [n, T]
-  at::Tensor ids = all_ids.index_select(0, at::tensor(local_items(n, transfer), at::kLong));
-  LayerIO io =
-      collect_layer_io(student, layer, c.hybrid.attention(0, layer), ids, r.distill.batch_size);
-  io.samples = n;
-  FitResult fit =
-      fit_attention(*student.layer(layer).attention(), io, student.make_context(0, ids.size(1)),
-                    transfer, step_logger(c, "attention_transfer", stage, layer));
   run::StageRecord rec;
   rec.stage = stage;
   rec.layer = layer;
-  rec.transfer_first_loss = fit.first_loss;
-  rec.transfer_final_loss = fit.final_loss;
-  int64_t tokens = fit.tokens;
-  double train_seconds = fit.seconds;
+  int64_t tokens = 0;
+  double train_seconds = 0;
+  at::Tensor ids;
+  if (c.transfer) {
+    install_student(student, layer, c.transfer->students.at(layer));
+    const nlohmann::json& fitted = c.transfer->summary.at("layers").at(std::to_string(layer));
+    rec.transfer_first_loss = fitted.at("first_loss").get<double>();
+    rec.transfer_final_loss = fitted.at("final_loss").get<double>();
+  } else {
+    at::manual_seed(r.run.seed + static_cast<uint64_t>(layer));
+    model::convert_layer(student, layer, progress.plan.spec);
+    FitOptions transfer = fit_options(r, r.distill.steps_per_layer, tag + " transfer",
+                                      r.run.seed + static_cast<uint64_t>(stage));
+    transfer.group = &c.group;
+    auto start = std::chrono::steady_clock::now();
+    ids = stage_sequences(c, stage, n, transfer);
+    LayerIO io =
+        collect_layer_io(student, layer, c.hybrid.attention(0, layer), ids, r.distill.batch_size);
+    io.samples = n;
+    rec.seconds_by_part["collect_inputs"] = seconds_since(start);
+    FitResult fit =
+        fit_attention(*student.layer(layer).attention(), io, student.make_context(0, ids.size(1)),
+                      transfer, step_logger(c, "attention_transfer", stage, layer));
+    rec.transfer_first_loss = fit.first_loss;
+    rec.transfer_final_loss = fit.final_loss;
+    rec.seconds_by_part["transfer"] = fit.seconds;
+    tokens += fit.tokens;
+    train_seconds += fit.seconds;
+  }
   if (r.distill.e2e_steps > 0) {
     FitOptions e2e_options = fit_options(r, r.distill.e2e_steps, tag + " e2e",
                                          r.run.seed + 1000 + static_cast<uint64_t>(stage));
     e2e_options.group = &c.group;
-    FitResult e2e = fit_end_to_end(c.hybrid, layer, ids, n, r.distill.kd_weight, e2e_options,
-                                   step_logger(c, "end_to_end", stage, layer));
+    if (r.distill.e2e_lr > 0) e2e_options.lr = r.distill.e2e_lr;
+    // A parallel run's stages read fresh sequences for every step; a chained one reuses the
+    // stage's cached sequences.
+    if (!ids.defined()) {
+      n = r.distill.e2e_steps * r.distill.batch_size;
+      ids = stage_sequences(c, stage, n, e2e_options);
+    }
+    FitResult e2e =
+        fit_end_to_end(c.hybrid, {layer}, ids, n, {r.distill.ce_weight, r.distill.kd_weight},
+                       e2e_options, step_logger(c, "end_to_end", stage, layer));
     rec.e2e_final_loss = e2e.final_loss;
+    rec.seconds_by_part["end_to_end"] = e2e.seconds;
     tokens += e2e.tokens;
     train_seconds += e2e.seconds;
   }
@@ -267,7 +287,6 @@ run::RunProgress run_distill(const config::Recipe& recipe, const DistillOptions&
   }
   auto tokenizer = load_tokenizer(r.model.path);
   Corpus corpus = load_corpus(r, *tokenizer);
-  data::PackedSequences train = data::pack(corpus.train_stream, r.data.seq_len);
   auto hybrid = model::HybridModel::from_teacher(model);
 
   // The main rank owns the run directory: it decides where the run stands (profiling first when
@@ -302,16 +321,32 @@ run::RunProgress run_distill(const config::Recipe& recipe, const DistillOptions&
     });
     if (!dir) progress.stages.push_back(run::stage_from_json(rec, "rank 0's teacher record"));
   }
-  StageContext ctx{r, *hybrid, train, corpus, group, dir ? &*dir : nullptr};
+  std::optional<TransferPhase> transfer;
+  if (r.distill.transfer == config::TransferKind::parallel &&
+      progress.plan.converted < progress.target_stages) {
+    const auto& order = progress.plan.order;
+    std::vector<int64_t> planned(order.begin() + progress.plan.converted,
+                                 order.begin() + progress.target_stages);
+    transfer = run_transfer_phase(*hybrid, r, progress.plan.spec, planned, corpus, group,
+                                  dir ? &*dir : nullptr);
+  }
+  StageContext ctx{
+      r, *hybrid, corpus, transfer ? &*transfer : nullptr, group, dir ? &*dir : nullptr};
   for (int64_t k = progress.plan.converted + 1; k <= progress.target_stages; ++k) {
     auto start = std::chrono::steady_clock::now();
     run::StageRecord rec = train_stage(ctx, progress, k);
     nlohmann::json done =
         dist::run_on_main(group, fmt::format("evaluating and checkpointing stage {}", k), [&] {
-          rec.perplexity = evaluate_perplexity(*model, corpus, r);
-          rec.seconds =
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          auto eval_start = std::chrono::steady_clock::now();
+          int64_t every = r.distill.eval_every;
+          if (k == progress.target_stages || (every > 0 && k % every == 0)) {
+            rec.perplexity = evaluate_perplexity(*model, corpus, r);
+            rec.seconds_by_part["evaluation"] = seconds_since(eval_start);
+          }
+          auto save_start = std::chrono::steady_clock::now();
           dir->save_stage(k, model::layer_attention_parameters(*model, rec.layer));
+          rec.seconds_by_part["checkpoint"] = seconds_since(save_start);
+          rec.seconds = seconds_since(start);
           progress.plan.converted = k;
           progress.stages.push_back(rec);
           dir->save_progress(progress);

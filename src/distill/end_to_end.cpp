@@ -4,6 +4,8 @@
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace dsla::distill {
@@ -14,12 +16,17 @@ at::Tensor teacher_logits(model::HybridModel& hybrid, const at::Tensor& ids) {
   return teacher->forward(ids);
 }
 
-FitResult fit_end_to_end(model::HybridModel& hybrid, int64_t layer, const at::Tensor& ids,
-                         int64_t samples, double kd_weight, const FitOptions& o,
-                         const std::function<void(const FitStep&)>& on_log) {
+FitResult fit_end_to_end(model::HybridModel& hybrid, const std::vector<int64_t>& layers,
+                         const at::Tensor& ids, int64_t samples, const EndToEndLoss& weights,
+                         const FitOptions& o, const std::function<void(const FitStep&)>& on_log) {
+  DSLA_CHECK(!layers.empty(), "end-to-end phase: no layers to train");
   model::LlamaForCausalLMImpl& student = hybrid.model();
-  auto attention = student.layer(layer).attention();
-  attention->train();
+  int64_t layer = *std::min_element(layers.begin(), layers.end());
+  std::vector<std::vector<at::Tensor>> groups;
+  for (int64_t l : layers) {
+    student.layer(l).attention()->train();
+    groups.push_back(student.layer(l).attention()->parameters(true));
+  }
   int64_t t = ids.size(1);
   auto step = [&](const FitBatch& b) {
     at::Tensor x = ids.index_select(0, b.rows);  // [B, T]
@@ -37,13 +44,12 @@ FitResult fit_end_to_end(model::HybridModel& hybrid, int64_t layer, const at::Te
     // Means over this rank's rows, weighted by its share of the global batch.
     ce = ce * b.share;
     kl = kl * b.share;
-    return StepLosses{ce + kd_weight * kl, ce, kl};
+    return StepLosses{weights.ce_weight * ce + weights.kd_weight * kl, ce, kl, {}};
   };
   FitOptions shifted = o;
   shifted.seed = o.seed + 7919;  // other batches than the attention-transfer phase
-  FitResult r = run_fit_loop(attention->parameters(true), samples, t, shifted, "end-to-end phase",
-                             step, on_log);
-  attention->eval();
+  FitResult r = run_fit_loop(groups, samples, t, shifted, "end-to-end phase", step, on_log);
+  for (int64_t l : layers) student.layer(l).attention()->eval();
   return r;
 }
 

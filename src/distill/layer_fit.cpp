@@ -61,17 +61,28 @@ void sum_gradients(dist::Group& group, const std::vector<at::Tensor>& params) {
 
 /// The step's logged values over all ranks: {loss, main, aux}.
 FitStep global_step_values(dist::Group* group, int64_t step, const StepLosses& losses, double lr) {
+  at::Tensor parts = losses.parts.defined() ? losses.parts.detach().to(at::kDouble).reshape({-1})
+                                            : at::zeros({0}, at::kDouble);
   at::Tensor values =
-      at::stack({losses.loss.detach().to(at::kDouble).reshape({}),
-                 losses.main.detach().to(at::kDouble).reshape({}),
-                 losses.aux.defined() ? losses.aux.detach().to(at::kDouble).reshape({})
-                                      : at::zeros({}, at::kDouble)});
+      at::cat({losses.loss.detach().to(at::kDouble).reshape({1}),
+               losses.main.detach().to(at::kDouble).reshape({1}),
+               losses.aux.defined() ? losses.aux.detach().to(at::kDouble).reshape({1})
+                                    : at::zeros({1}, at::kDouble),
+               parts});
   if (group) {
     std::vector<at::Tensor> t{values};
     group->all_reduce_sum(t, "the loss all-reduce");
   }
   auto v = values.accessor<double, 1>();
-  return FitStep{step, v[0], v[1], v[2], lr, 0};
+  FitStep s{step, v[0], v[1], {}, v[2], lr, 0};
+  for (int64_t i = 3; i < values.size(0); ++i) s.parts.push_back(v[i]);
+  return s;
+}
+
+/// Adds `parts` into `sum` elementwise (sizing it on first use).
+void accumulate(std::vector<double>& sum, const std::vector<double>& parts) {
+  sum.resize(parts.size(), 0.0);
+  for (size_t i = 0; i < parts.size(); ++i) sum[i] += parts[i];
 }
 
 }  // namespace
@@ -80,6 +91,16 @@ FitResult run_fit_loop(const std::vector<at::Tensor>& params, int64_t samples,
                        int64_t tokens_per_sample, const FitOptions& o, const char* phase,
                        const std::function<StepLosses(const FitBatch&)>& step_fn,
                        const std::function<void(const FitStep&)>& on_log) {
+  return run_fit_loop(std::vector<std::vector<at::Tensor>>{params}, samples, tokens_per_sample, o,
+                      phase, step_fn, on_log);
+}
+
+FitResult run_fit_loop(const std::vector<std::vector<at::Tensor>>& param_groups, int64_t samples,
+                       int64_t tokens_per_sample, const FitOptions& o, const char* phase,
+                       const std::function<StepLosses(const FitBatch&)>& step_fn,
+                       const std::function<void(const FitStep&)>& on_log) {
+  std::vector<at::Tensor> params;
+  for (const auto& g : param_groups) params.insert(params.end(), g.begin(), g.end());
   DSLA_CHECK(samples > 0, "{}: no training sequences", phase);
   dist::Group* group = o.group && o.group->size() > 1 ? o.group : nullptr;
   bool main = !group || group->is_main();
@@ -98,6 +119,7 @@ FitResult run_fit_loop(const std::vector<at::Tensor>& params, int64_t samples,
   if (!o.label.empty() && main) bar = std::make_unique<ProgressBar>(o.label, o.steps, "step");
   FitResult result;
   double tail_sum = 0;
+  std::vector<double> tail_parts;
   int64_t tail_count = 0, tail_from = o.steps - std::max<int64_t>(1, o.steps / 10);
   double allreduce_seconds = 0;
   auto start = std::chrono::steady_clock::now();
@@ -114,13 +136,15 @@ FitResult run_fit_loop(const std::vector<at::Tensor>& params, int64_t samples,
       allreduce_seconds +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - before).count();
     }
-    if (o.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, o.max_grad_norm);
+    if (o.max_grad_norm > 0) {
+      for (const auto& g : param_groups) torch::nn::utils::clip_grad_norm_(g, o.max_grad_norm);
+    }
     optimizer.step();
     FitStep s = global_step_values(group, step, losses, lr);
     DSLA_CHECK(std::isfinite(s.loss), "{} diverged at step {} (loss {}); lower distill.lr", phase,
                step, s.loss);
-    if (step == 0) result.first_loss = s.loss;
-    if (step >= tail_from) tail_sum += s.loss, ++tail_count;
+    if (step == 0) result.first_loss = s.loss, result.first_parts = s.parts;
+    if (step >= tail_from) tail_sum += s.loss, ++tail_count, accumulate(tail_parts, s.parts);
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     s.tokens_per_s =
@@ -132,23 +156,19 @@ FitResult run_fit_loop(const std::vector<at::Tensor>& params, int64_t samples,
   if (bar) bar->finish();
   for (const auto& p : params) p.set_requires_grad(false);
   result.final_loss = tail_count ? tail_sum / static_cast<double>(tail_count) : result.first_loss;
+  for (double& p : tail_parts) p /= static_cast<double>(std::max<int64_t>(1, tail_count));
+  result.final_parts = tail_count ? tail_parts : result.first_parts;
   result.tokens = o.steps * batch * tokens_per_sample;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
 
-namespace {
-
-/// Mean cosine similarity of the two log-gates over the key channel, or undefined when the layer
-/// has no second gate.
 at::Tensor gate_cosine(model::AttentionModule& student, const at::Tensor& x) {
   auto* dsla = dynamic_cast<model::DslaAttention*>(&student);
   if (dsla == nullptr || dsla->options().single_state()) return {};
   auto [g1, g2] = dsla->log_gates(x);
   return at::cosine_similarity(g1, g2, -1).mean();
 }
-
-}  // namespace
 
 FitResult fit_attention(model::AttentionModule& student, const LayerIO& io,
                         const model::AttentionContext& ctx, const FitOptions& o,
@@ -168,7 +188,7 @@ FitResult fit_attention(model::AttentionModule& student, const LayerIO& io,
     at::Tensor main = (out - y).pow(2).sum() / energy.clamp_min(1e-12);
     at::Tensor cos = o.gate_separation > 0 ? gate_cosine(student, x) : at::Tensor();
     if (cos.defined()) cos = cos * b.share;
-    return StepLosses{cos.defined() ? main + o.gate_separation * cos : main, main, cos};
+    return StepLosses{cos.defined() ? main + o.gate_separation * cos : main, main, cos, {}};
   };
   int64_t samples = io.samples > 0 ? io.samples : io.x.size(0);
   FitResult r = run_fit_loop(student.parameters(true), samples, io.x.size(1), o,

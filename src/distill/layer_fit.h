@@ -49,14 +49,16 @@ std::vector<int64_t> local_items(int64_t samples, const FitOptions& options);
 struct FitStep {
   int64_t step = 0;
   double loss = 0, main_loss = 0;
+  std::vector<double> parts;  ///< per-part main losses when the step has several (one per layer)
   double aux = 0;  ///< gate cosine (attention transfer) or KL to the teacher (end to end)
   double lr = 0, tokens_per_s = 0;
   double allreduce_fraction = 0;  ///< share of the loop's time so far in the gradient all-reduce
 };
 
 struct FitResult {
-  double first_loss = 0;  ///< loss of the first step
-  double final_loss = 0;  ///< mean loss over the last 10% of steps
+  double first_loss = 0;                         ///< loss of the first step
+  double final_loss = 0;                         ///< mean loss over the last 10% of steps
+  std::vector<double> first_parts, final_parts;  ///< the same per part (StepLosses::parts)
   int64_t tokens = 0;
   double seconds = 0;
 };
@@ -75,6 +77,7 @@ struct FitBatch {
 /// rank's contributions (summed over the ranks they give the global batch's values).
 struct StepLosses {
   at::Tensor loss, main, aux;  ///< scalars; aux may be undefined
+  at::Tensor parts;            ///< [P] main-loss parts (e.g. per layer); may be undefined
 };
 
 /// The loop both fitting phases share: `options.steps` AdamW steps over `params` with the
@@ -87,6 +90,17 @@ FitResult run_fit_loop(const std::vector<at::Tensor>& params, int64_t samples,
                        int64_t tokens_per_sample, const FitOptions& options, const char* phase,
                        const std::function<StepLosses(const FitBatch&)>& step,
                        const std::function<void(const FitStep&)>& on_log);
+
+/// The same over several parameter groups with disjoint losses (one per layer): one optimizer,
+/// gradients clipped per group, so each group takes the step it would take alone.
+FitResult run_fit_loop(const std::vector<std::vector<at::Tensor>>& param_groups, int64_t samples,
+                       int64_t tokens_per_sample, const FitOptions& options, const char* phase,
+                       const std::function<StepLosses(const FitBatch&)>& step,
+                       const std::function<void(const FitStep&)>& on_log);
+
+/// Mean cosine similarity of a dual-state DSLA layer's two log-gates on x over the key channel, or
+/// undefined when the layer has no second gate.
+at::Tensor gate_cosine(model::AttentionModule& student, const at::Tensor& x);
 
 /// Trains `student`'s parameters so student(x) matches y (relative MSE: mean (s - y)^2 / mean y^2)
 /// plus gate_separation * mean cos(g1, g2) for dual-state DSLA layers. `on_log` gets every

@@ -22,6 +22,7 @@ nlohmann::json to_json(const StageRecord& r) {
           {"e2e_final_loss", r.e2e_final_loss},
           {"perplexity", r.perplexity},
           {"seconds", r.seconds},
+          {"seconds_by_part", r.seconds_by_part},
           {"tokens_per_s", r.tokens_per_s}};
 }
 
@@ -36,6 +37,9 @@ StageRecord stage_from_json(const nlohmann::json& j, const std::string& source) 
     r.perplexity = j.at("perplexity").get<std::map<std::string, double>>();
     r.seconds = j.at("seconds").get<double>();
     r.tokens_per_s = j.at("tokens_per_s").get<double>();
+    if (j.contains("seconds_by_part")) {  // absent in runs from before it was recorded
+      r.seconds_by_part = j.at("seconds_by_part").get<std::map<std::string, double>>();
+    }
   } catch (const nlohmann::json::exception& e) {
     DSLA_FAIL("{}: malformed stage record: {}", source, e.what());
   }
@@ -117,6 +121,19 @@ void RunDirectory::load_stages(model::LlamaForCausalLMImpl& model, const RunProg
                            io::SafetensorsCollection(stage_file(k)), nullptr,
                            model::layer_attention_prefix(layer));
   }
+}
+
+void RunDirectory::save_transfer(const std::map<std::string, at::Tensor>& tensors,
+                                 const nlohmann::json& summary) const {
+  std::map<std::string, at::Tensor> cpu;
+  for (const auto& [name, t] : tensors) cpu.emplace(name, t.detach().cpu().contiguous());
+  io::save_safetensors(transfer_file(), cpu, {{"phase", "parallel_transfer"}});
+  write_text_atomically(transfer_summary_file(), summary.dump(2) + "\n");
+}
+
+std::optional<nlohmann::json> RunDirectory::load_transfer_summary() const {
+  if (!fs::exists(transfer_file()) || !fs::exists(transfer_summary_file())) return std::nullopt;
+  return io::read_json_file(transfer_summary_file());
 }
 
 void RunDirectory::log_metrics(const nlohmann::json& line) {

@@ -24,6 +24,8 @@ struct StageRecord {
   std::map<std::string, double> perplexity;  ///< eval file name -> perplexity after the stage
   double seconds = 0;
   double tokens_per_s = 0;
+  /// Wall seconds by part of the stage ("transfer", "end_to_end", "evaluation", "checkpoint").
+  std::map<std::string, double> seconds_by_part;
 };
 
 nlohmann::json to_json(const StageRecord& r);
@@ -67,6 +69,16 @@ class RunDirectory {
   /// through the strict loader: a missing, unexpected or mis-shaped tensor is an error naming the
   /// stage file.
   void load_stages(model::LlamaForCausalLMImpl& model, const RunProgress& progress) const;
+
+  /// The parallel attention-transfer phase's checkpoint: the trained layers' parameters
+  /// (transfer.safetensors, HF-style names) and what the phase recorded (transfer.json), written
+  /// in that order, each atomically.
+  std::filesystem::path transfer_file() const { return root_ / "transfer.safetensors"; }
+  std::filesystem::path transfer_summary_file() const { return root_ / "transfer.json"; }
+  void save_transfer(const std::map<std::string, at::Tensor>& tensors,
+                     const nlohmann::json& summary) const;
+  /// transfer.json's content when both files are there.
+  std::optional<nlohmann::json> load_transfer_summary() const;
 
   /// Appends one JSON line to metrics.jsonl and flushes it.
   void log_metrics(const nlohmann::json& line);

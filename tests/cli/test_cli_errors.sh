@@ -78,6 +78,11 @@ printf 'model:\n  path: %s\ndata:\n  train_files: [%s]\nrun:\n  dir: %s\n' "$goo
 expect "malformed jsonl" 1 "$tmp/bad.jsonl:2" -- "$dsla" distill "$tmp/badjsonl.yaml"
 expect "--set list with commas" 0 "is valid" -- "$dsla" validate "$repo/recipes/stories260k/distill.yaml" \
   --no-file-checks --set distill.order=list --set 'distill.layers=[3,0,4]'
+expect "train weights do not match the files" 1 "data.train_weights: 3 weights for 1 train files" \
+  "data.train_weights: -1 is not a positive weight" -- \
+  "$dsla" validate --no-file-checks "$repo/recipes/stories260k/distill.yaml" --set 'data.train_weights=[1, 2, -1]'
+expect "unknown transfer kind" 1 "distill.transfer: 'both' is not one of: chained, parallel" -- \
+  "$dsla" validate --no-file-checks "$repo/recipes/stories260k/distill.yaml" --set distill.transfer=both
 # dsla fit-report: a form's settings go through the layer's settings table and its cross-checks.
 stories="$repo/recipes/stories260k/distill.yaml"
 expect "fit-report unknown form key" 1 "--form x: unknown key 'windw'" "did you mean 'window'" -- \
