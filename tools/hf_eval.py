@@ -11,7 +11,7 @@ with the record's settings: BOS only when add_bos is true, at most max_new_token
 tokenizer's EOS and (early exit) at the record's stop strings. Records are batched with left padding and an attention
 mask; records with different (add_bos, max_new_tokens, stop) go in different batches. Each generation is
 post-processed as dsla does it: decode the new tokens with special tokens skipped, cut the text at the earliest
-occurrence of any stop string, strip leading/trailing whitespace.
+stop string after its leading whitespace, strip leading/trailing whitespace.
 
 Both dsla's predictions and HF's are scored with tools/eval_reference_metrics.py (SQuAD exact match / F1, ROUGE-1/2/L
 F-measure; means in percent). OUT.json (written atomically) holds both scores, their absolute differences, the
@@ -28,8 +28,9 @@ from the same vocabulary serves only HF's stop-string matching.
 
 Stop strings: HF's StopStringCriteria (what generate(stop_strings=..., tokenizer=...) builds; built here once per
 stop list, outside the timing, and passed as stopping_criteria) also matches a stop string that begins in the prompt
-and ends in the generated tokens, which dsla's cut (on the new text only) does not see. A generation that HF stopped
-early but whose decoded new text holds no stop string is regenerated without stop strings (counted in
+and ends in the generated tokens, or one inside the answer's leading whitespace, which dsla's cut does not count. A
+generation that HF stopped early but whose decoded new text holds no stop string dsla counts is regenerated without
+stop strings (counted in
 "hf_stop_string_reruns"), so the HF predictions follow dsla's definition exactly.
 """
 from __future__ import annotations
@@ -194,14 +195,22 @@ class Tok:
         return self.sp.decode([i for i in ids if i not in self.skip])
 
 
+WHITESPACE = " \t\r\n\f\v\x1c\x1d\x1e\x1f"  # what dsla strips (ASCII only, as str.strip() does for ASCII)
+
+
+def stop_position(text: str, stops: list[str]) -> int | None:
+    """Where dsla cuts: the earliest stop string that starts after the text's leading whitespace (None: none)."""
+    start = len(text) - len(text.lstrip(WHITESPACE))
+    if start == len(text):
+        return None
+    found = [k for k in (text.find(s, start) for s in stops) if k >= 0]
+    return min(found) if found else None
+
+
 def postprocess(text: str, stops: list[str]) -> str:
-    """dsla's post-processing: cut at the earliest occurrence of any stop string, then strip."""
-    cut = len(text)
-    for s in stops:
-        k = text.find(s)
-        if k >= 0:
-            cut = min(cut, k)
-    return text[:cut].strip()
+    """dsla's post-processing: cut at stop_position, then strip."""
+    cut = stop_position(text, stops)
+    return (text if cut is None else text[:cut]).strip(WHITESPACE)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -259,9 +268,10 @@ def run_hf(model, tok: Tok, records: list[dict], batch_size: int) -> tuple[float
             stops = batch[0]["_stops"]
             t0 = time.perf_counter()
             res = generate_batch(model, tok, batch, stops, criteria.get(tuple(stops)))
-            # HF stopped early on a stop string the dsla cut cannot see (it began inside the prompt): regenerate.
+            # HF stopped early on a stop string the dsla cut does not count (it began inside the prompt, or in the
+            # answer's leading whitespace): regenerate.
             again = [i for i, x in enumerate(res) if stops and not x["hit_eos"]
-                     and x["new_tokens"] < batch[0]["max_new_tokens"] and not any(s in x["text"] for s in stops)]
+                     and x["new_tokens"] < batch[0]["max_new_tokens"] and stop_position(x["text"], stops) is None]
             if again:
                 redo = generate_batch(model, tok, [batch[i] for i in again], stops, None)
                 for i, x in zip(again, redo):

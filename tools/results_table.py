@@ -2,7 +2,8 @@
 """Perplexity against converted layers for several dsla distill runs: a markdown table and one PNG.
 
 Usage: tools/results_table.py OUT.png RUN_DIR [RUN_DIR ...]
-Reads each run's progress.json (written by `dsla distill`); prints the table to stdout.
+Reads each run's progress.json (written by `dsla distill`); prints the table to stdout. Stages a run did not
+evaluate (distill.eval_every) are "-" in the table and left out of the plot.
 """
 import json
 import sys
@@ -32,7 +33,7 @@ def main() -> int:
         print("|---|---|" + "---|" * len(checkpoints))
         for label, plan, stages in runs:
             by_stage = {s["stage"]: s["perplexity"] for s in stages}
-            cells = [f"{by_stage[k][e]:.2f}" if k in by_stage else "-" for k in checkpoints]
+            cells = [f"{by_stage[k][e]:.2f}" if e in by_stage.get(k, {}) else "-" for k in checkpoints]
             print(f"| {label} | {' '.join(map(str, plan['order'][:8]))} | " + " | ".join(cells) + " |")
     import matplotlib
     matplotlib.use("Agg")
@@ -40,8 +41,9 @@ def main() -> int:
     fig, axes = plt.subplots(1, len(evals), figsize=(6 * len(evals), 4.2), squeeze=False)
     for ax, e in zip(axes[0], evals):
         for label, _, stages in runs:
-            xs = [s["stage"] for s in stages]
-            ax.plot(xs, [s["perplexity"][e] for s in stages], marker="o", ms=3, label=label)
+            scored = [s for s in stages if e in s["perplexity"]]  # distill.eval_every skips stages
+            ax.plot([s["stage"] for s in scored], [s["perplexity"][e] for s in scored], marker="o", ms=3,
+                    label=label)
         ax.set_title(f"{e}: perplexity vs converted layers")
         ax.set_xlabel("converted layers")
         ax.set_ylabel("perplexity")

@@ -82,7 +82,7 @@ int run_serve(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   serve::Engine engine(*model, eo, cc);
   if (auto depth = cfg.fixed_depth()) engine.set_depth(*depth);
-  serve::HttpServer server(engine, serve::ChatTemplate::load(model->tokenizer_dir()), so);
+  serve::HttpServer server(engine, ChatTemplate::load(model->tokenizer_dir()), so);
   int port = server.bind();
   if (!cfg.port_file.empty()) write_text_atomically(cfg.port_file, std::to_string(port) + "\n");
   std::cerr << fmt::format("[serve] {} on http://{}:{} (depths {}..{}, {}; batch {})\n",

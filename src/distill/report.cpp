@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <map>
+
 #include "core/atomic_file.h"
 #include "report/plot.h"
 
@@ -35,6 +37,52 @@ std::string stage_table(const run::RunProgress& p, int64_t num_layers) {
   return out;
 }
 
+namespace {
+
+/// The parallel transfer phase (transfer.json): each run of it, then each layer's losses.
+std::string transfer_section(const nlohmann::json& t) {
+  std::string out = "\n## Parallel attention transfer\n\n";
+  for (const auto& phase : t.at("phases")) {
+    std::string sources;
+    for (const auto& src : phase.at("sources")) {
+      sources += fmt::format(" {} {} tokens ({:.2f} passes);", src.at("name").get<std::string>(),
+                             src.at("tokens").get<int64_t>(), src.at("passes").get<double>());
+    }
+    out += fmt::format(
+        "- {} layers, {} steps, {} tokens per layer, {:.0f} s: teacher forward {:.0f} s, students "
+        "{:.0f} s, held-out scoring {:.0f} s; data:{}\n",
+        phase.at("layers").size(), phase.at("steps").get<int64_t>(),
+        phase.at("tokens_per_layer").get<int64_t>(), phase.at("seconds").get<double>(),
+        phase.at("teacher_forward_seconds").get<double>(),
+        phase.at("student_seconds").get<double>(), phase.at("heldout_seconds").get<double>(),
+        sources);
+  }
+  out +=
+      "\n| layer | relative MSE, first step | last 10% of steps | held-out |\n|---|---|---|---|\n";
+  std::map<int64_t, nlohmann::json> layers;  // ascending layer order
+  for (const auto& [key, v] : t.at("layers").items()) layers[std::stoll(key)] = v;
+  for (const auto& [layer, v] : layers) {
+    out +=
+        fmt::format("| {} | {:.4f} | {:.4f} | {:.4f} |\n", layer, v.at("first_loss").get<double>(),
+                    v.at("final_loss").get<double>(), v.at("heldout_mse").get<double>());
+  }
+  return out;
+}
+
+/// Wall time of the stages by part, summed.
+std::string stage_time_line(const run::RunProgress& p) {
+  std::map<std::string, double> total;
+  for (const auto& s : p.stages) {
+    for (const auto& [part, seconds] : s.seconds_by_part) total[part] += seconds;
+  }
+  if (total.empty()) return "";
+  std::string out = "\nStage time by part:";
+  for (const auto& [part, seconds] : total) out += fmt::format(" {} {:.0f} s;", part, seconds);
+  return out + "\n";
+}
+
+}  // namespace
+
 void write_report(const run::RunDirectory& dir, const run::RunProgress& p,
                   const config::Recipe& r) {
   int64_t layers = p.num_layers;
@@ -44,13 +92,19 @@ void write_report(const run::RunDirectory& dir, const run::RunProgress& p,
       "{}, "
       "sinks {}, rope {})\n"
       "- order ({}): {}\n- stages completed: {} of {} planned ({} layers in the model)\n"
-      "- attention transfer: {} steps/layer, batch {} x {} tokens, lr {}; end-to-end steps: {}\n\n",
+      "- attention transfer ({}): {} steps/layer, batch {} x {} tokens, lr {}; end-to-end steps: "
+      "{} "
+      "(lr {}, KL weight {}, CE weight {})\n\n",
       r.model.path, enum_name(p.plan.spec.variant), p.plan.spec.tau, p.plan.spec.gate_rank,
       enum_name(p.plan.spec.feature_map), enum_name(p.plan.spec.normalize), p.plan.spec.window,
       p.plan.spec.sinks, p.plan.spec.rope, enum_name(r.distill.order), fmt::join(p.plan.order, " "),
-      p.plan.converted, p.target_stages, layers, r.distill.steps_per_layer, r.distill.batch_size,
-      r.data.seq_len, r.distill.lr, r.distill.e2e_steps);
+      p.plan.converted, p.target_stages, layers, enum_name(r.distill.transfer),
+      r.distill.steps_per_layer, r.distill.batch_size, r.data.seq_len, r.distill.lr,
+      r.distill.e2e_steps, r.distill.e2e_lr > 0 ? r.distill.e2e_lr : r.distill.lr,
+      r.distill.kd_weight, r.distill.ce_weight);
   md += stage_table(p, layers);
+  md += stage_time_line(p);
+  if (auto transfer = dir.load_transfer_summary()) md += transfer_section(*transfer);
   if (report::plotting_available() && !p.stages.empty()) {
     std::vector<report::Series> series;
     for (const auto& [name, value] : p.stages.front().perplexity) {

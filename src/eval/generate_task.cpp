@@ -18,21 +18,31 @@
 #include "model/batch_generator.h"
 
 namespace dsla::eval {
+
+namespace {
+/// The ASCII whitespace Python's str.strip() removes (Unicode spaces such as U+00A0 stay).
+constexpr const char* kWhitespace = " \t\r\n\f\v\x1c\x1d\x1e\x1f";
+}  // namespace
+
+size_t stop_position(const std::string& text, const std::vector<std::string>& stop) {
+  size_t from = text.find_first_not_of(kWhitespace);
+  if (from == std::string::npos) return std::string::npos;
+  size_t cut = std::string::npos;
+  for (const auto& s : stop) cut = std::min(cut, s.empty() ? cut : text.find(s, from));
+  return cut;
+}
+
+std::string finish_text(std::string text, const std::vector<std::string>& stop) {
+  size_t cut = stop_position(text, stop);
+  if (cut != std::string::npos) text.resize(cut);
+  size_t b = text.find_first_not_of(kWhitespace);
+  if (b == std::string::npos) return "";
+  return text.substr(b, text.find_last_not_of(kWhitespace) - b + 1);
+}
+
 namespace {
 
 constexpr int64_t kMaxBatchTokens = 8192;  // padded prompt tokens per batch (bounds the masks)
-
-/// Text cut at the earliest stop string, surrounding whitespace stripped (the ASCII characters
-/// Python's str.strip() removes; Unicode spaces such as U+00A0 stay).
-std::string finish_text(std::string text, const std::vector<std::string>& stop) {
-  size_t cut = std::string::npos;
-  for (const auto& s : stop) cut = std::min(cut, s.empty() ? cut : text.find(s));
-  if (cut != std::string::npos) text.resize(cut);
-  const char* ws = " \t\r\n\f\v\x1c\x1d\x1e\x1f";
-  size_t b = text.find_first_not_of(ws);
-  if (b == std::string::npos) return "";
-  return text.substr(b, text.find_last_not_of(ws) - b + 1);
-}
 
 /// Per-example scores of the task's metric (fractions).
 std::map<std::string, double> score(const TaskConfig& task, const std::string& prediction,
@@ -79,8 +89,16 @@ TaskResult run_generate_task(model::LlamaForCausalLMImpl& model, const Tokenizer
   std::vector<std::string> prompts(n);
   std::vector<std::vector<int64_t>> ids(n);
   int64_t max_pos = model.config().max_position_embeddings;
+  std::vector<std::string> stop = task.stop;
+  if (task.chat_template) {
+    DSLA_CHECK(settings.chat != nullptr && settings.chat->supported(),
+               "{}: chat_template is true, but the model's chat template cannot be used: {}",
+               task.file.string(), settings.chat ? settings.chat->error() : "none was given");
+    stop.push_back(settings.chat->end_of_turn());
+  }
   for (size_t i = 0; i < n; ++i) {
     prompts[i] = builder.prompt(i, pad_to > 0 ? pad_to - task.max_new_tokens : 0);
+    if (task.chat_template) prompts[i] = settings.chat->render({{"user", prompts[i]}});
     ids[i] = tokenizer.encode(prompts[i], task.add_bos);
     DSLA_CHECK(!ids[i].empty(), "{}: example '{}' has an empty prompt", task.file.string(),
                examples[i].id);
@@ -92,10 +110,7 @@ TaskResult run_generate_task(model::LlamaForCausalLMImpl& model, const Tokenizer
   go.max_new_tokens = task.max_new_tokens;
   if (auto eos = tokenizer.eos_id()) go.stop_ids.push_back(*eos), go.pad_id = *eos;
   auto stop_found = [&](size_t, const std::vector<int64_t>& tokens) {
-    std::string text = tokenizer.decode(tokens);
-    return std::any_of(task.stop.begin(), task.stop.end(), [&](const std::string& s) {
-      return !s.empty() && text.find(s) != std::string::npos;
-    });
+    return stop_position(tokenizer.decode(tokens), stop) != std::string::npos;
   };
   TaskResult result;
   result.task = task_label(task, pad_to);
@@ -112,7 +127,7 @@ TaskResult run_generate_task(model::LlamaForCausalLMImpl& model, const Tokenizer
     double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     result.seconds += dt;
     for (size_t r = 0; r < batch.size(); ++r) {
-      predictions[batch[r]] = finish_text(tokenizer.decode(out[r].tokens), task.stop);
+      predictions[batch[r]] = finish_text(tokenizer.decode(out[r].tokens), stop);
       seconds[batch[r]] = dt / static_cast<double>(batch.size());
     }
     if (bar) bar->advance(static_cast<int64_t>(batch.size()));
@@ -131,7 +146,7 @@ TaskResult run_generate_task(model::LlamaForCausalLMImpl& model, const Tokenizer
                            {"prompt", prompts[i]},
                            {"add_bos", task.add_bos},
                            {"max_new_tokens", task.max_new_tokens},
-                           {"stop", task.stop},
+                           {"stop", stop},
                            {"prediction", predictions[i]},
                            {"references", examples[i].references},
                            {"metric", task.metric},
@@ -143,9 +158,10 @@ TaskResult run_generate_task(model::LlamaForCausalLMImpl& model, const Tokenizer
   for (const auto& [k, v] : sums) result.metrics[k] = 100.0 * v / static_cast<double>(n);
   result.mean_prompt_tokens = prompt_tokens / static_cast<double>(n);
   result.protocol = fmt::format(
-      "{}-shot, greedy, at most {} new tokens, ends at EOS or a stop string ({}), the text cut "
-      "there and stripped",
-      task.few_shot, task.max_new_tokens, nlohmann::json(task.stop).dump());
+      "{}-shot{}, greedy, at most {} new tokens, ends at EOS or a stop string ({}) after the "
+      "answer's leading whitespace, the text cut there and stripped",
+      task.few_shot, task.chat_template ? " in the model's chat template (one user turn)" : "",
+      task.max_new_tokens, nlohmann::json(stop).dump());
   if (!settings.predictions.empty()) write_text_atomically(settings.predictions, lines.str());
   return result;
 }

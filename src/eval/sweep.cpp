@@ -81,9 +81,12 @@ std::vector<EvalRow> run_sweep(const std::vector<ModelSpec>& models,
                              m.num_layers);
     model::LlamaForCausalLM model = m.load();
     std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(m.tokenizer_dir);
+    ChatTemplate chat = ChatTemplate::load(m.tokenizer_dir);
+    EvalSettings with_chat = settings;
+    with_chat.chat = &chat;
     fs::path model_dir = out_dir / file_safe(m.label);
     fs::create_directories(model_dir);
-    run_tasks(*model, *tokenizer, tasks, examples, settings, model_dir, [&](TaskResult r) {
+    run_tasks(*model, *tokenizer, tasks, examples, with_chat, model_dir, [&](TaskResult r) {
       rows.push_back({m.label, m.converted, m.num_layers, std::move(r)});
       nlohmann::json line = eval_row_json(rows.back());
       log << line.dump() << std::endl;

@@ -35,6 +35,7 @@ void read_fields(const YAML::Node& root, TaskConfig& t, std::string& kind,
   r.field("include_unanswerable", t.include_unanswerable);
   r.field("max_new_tokens", t.max_new_tokens);
   r.field("stop", t.stop);
+  r.field("chat_template", t.chat_template);
   r.field("pad_context_to", t.pad_context_to);
   r.field("query_field", t.query_field);
   r.field("choices_field", t.choices_field);

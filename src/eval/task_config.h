@@ -40,6 +40,9 @@ struct TaskConfig {
   bool include_unanswerable = false;  ///< squad: also questions without an answer
   int64_t max_new_tokens = 32;
   std::vector<std::string> stop;  ///< generation ends at the first of these; the text is cut there
+  /// Send the rendered prompt (exemplars included) as one user message through the model's chat
+  /// template (tokenizer_config.json), the answer being the assistant's turn, which also ends it.
+  bool chat_template = false;
   /// squad: also evaluate with the context padded by unrelated paragraphs to these prompt lengths
   /// (tokens); each length is reported as its own task "<name>@<length>".
   std::vector<int64_t> pad_context_to;

@@ -9,6 +9,7 @@
 
 #include "eval/examples.h"
 #include "model/llama.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace dsla::eval {
@@ -18,7 +19,8 @@ struct EvalSettings {
   uint64_t seed = 0;  ///< few-shot exemplars and distractor placement
   int64_t batch_size = 8;
   bool progress = true;
-  std::filesystem::path predictions;  ///< where to write per-example JSONL (empty: nowhere)
+  std::filesystem::path predictions;   ///< where to write per-example JSONL (empty: nowhere)
+  const ChatTemplate* chat = nullptr;  ///< the model's chat template, for chat_template tasks
 };
 
 struct TaskResult {
@@ -30,6 +32,13 @@ struct TaskResult {
   std::string protocol;  ///< how the numbers were made (e.g. the perplexity window)
   double examples_per_second() const { return seconds > 0 ? examples / seconds : 0; }
 };
+
+/// Where the earliest stop string starts in a generated `text`, ignoring its leading whitespace
+/// (an answer that opens with a newline is not cut to nothing by stop "\n"); npos when none does.
+size_t stop_position(const std::string& text, const std::vector<std::string>& stop);
+/// `text` cut at stop_position and stripped of surrounding ASCII whitespace (what Python's
+/// str.strip() removes of ASCII; Unicode spaces such as U+00A0 stay).
+std::string finish_text(std::string text, const std::vector<std::string>& stop);
 
 /// The examples a run evaluates: the first `limit` (settings, else the task's) of the file.
 size_t examples_to_run(const TaskConfig& task, const EvalSettings& settings, size_t available);

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "io/json_file.h"
-#include "serve/chat_template.h"
+#include "tokenizer/chat_template.h"
 #include "serve/request.h"
 #include "tokenizer/tokenizer.h"
 

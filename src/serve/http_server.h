@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "serve/chat_template.h"
+#include "tokenizer/chat_template.h"
 #include "serve/engine.h"
 
 namespace dsla::serve {

@@ -136,6 +136,10 @@ TEST(ParallelTransfer, RunCheckpointsThePhaseAndResumesItForNewLayersOnly) {
   std::string metrics = t::read_file(run.metrics_file());
   EXPECT_NE(metrics.find("\"parallel_transfer\""), std::string::npos);
   EXPECT_NE(metrics.find("\"layer_losses\""), std::string::npos);
+  std::string report = t::read_file(run.root() / "report.md");
+  EXPECT_NE(report.find("## Parallel attention transfer"), std::string::npos) << report;
+  EXPECT_NE(report.find("1280 tokens per layer"), std::string::npos) << report;
+  EXPECT_NE(report.find("Stage time by part:"), std::string::npos) << report;
 
   // Resuming to all three layers trains only layer 2 in a second phase; stage 1 is kept.
   r.distill.fraction = 1.0;

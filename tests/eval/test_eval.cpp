@@ -165,6 +165,60 @@ TEST(Runners, BatchedGenerationEqualsUnbatchedCutAtStops) {
   EXPECT_LE(r.metrics.at("rouge1"), 100.0);
 }
 
+TEST(Runners, StopStringsInTheAnswersLeadingWhitespaceDoNotCutIt) {
+  // An instruct model often opens its answer with a newline; with stop "\n" it must not be empty.
+  const std::vector<std::string> newline{"\n"};
+  EXPECT_EQ(finish_text("\n Paris\nThe rest", newline), "Paris");
+  EXPECT_EQ(stop_position("\n Paris\nThe rest", newline), 7u);
+  EXPECT_EQ(finish_text("Paris\n", newline), "Paris");
+  EXPECT_EQ(finish_text("\n\n  \n", newline), "");
+  EXPECT_EQ(stop_position("\n\n", newline), std::string::npos);
+  // The earliest of several stop strings; an empty one never matches; Unicode spaces stay.
+  EXPECT_EQ(finish_text(" A cat. A dog\n", {"\n", ".", ""}), "A cat");
+  EXPECT_EQ(finish_text("\xc2\xa0x ", {}), "\xc2\xa0x");
+}
+
+TEST(Runners, ChatTemplateTasksSendThePromptAsOneUserTurn) {
+  auto model = dsla::model::load_llama(t::stories260k_dir());
+  auto tok = dsla::load_tokenizer(t::stories260k_dir());
+  fs::path dir = t::make_temp_dir("eval_chat");
+  TaskConfig task;
+  task.file = dir / "task.yaml";
+  task.format = "jsonl";
+  task.data = write(dir, "items.jsonl",
+                    R"({"id": 1, "text": "Tell a story.", "summary": "a dog"})"
+                    "\n");
+  task.reference_field = "summary";
+  task.metric = "rouge";
+  task.max_new_tokens = 4;
+  task.chat_template = true;
+  EvalSettings settings;
+  settings.progress = false;
+  settings.predictions = dir / "pred.jsonl";
+  // stories260K has no chat template: the task is refused, naming its file.
+  dsla::ChatTemplate none = dsla::ChatTemplate::load(t::stories260k_dir());
+  settings.chat = &none;
+  try {
+    run_generate_task(*model, *tok, task, load_examples(task), 0, settings);
+    ADD_FAILURE() << "a chat task ran without a chat template";
+  } catch (const dsla::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(task.file.string()), std::string::npos) << e.what();
+  }
+  // SmolLM2's ChatML template (the fixture HF transformers rendered): one user turn, then the
+  // assistant's opening, as transformers' apply_chat_template(add_generation_prompt=True) writes.
+  auto fixture =
+      nlohmann::json::parse(t::read_file(t::fixtures_dir() / "chat_template_smollm2.json"));
+  dsla::ChatTemplate chatml = dsla::ChatTemplate::from_text(fixture["chat_template"], "fixture");
+  settings.chat = &chatml;
+  TaskResult r = run_generate_task(*model, *tok, task, load_examples(task), 0, settings);
+  std::string prompt = nlohmann::json::parse(t::read_file(settings.predictions))["prompt"];
+  EXPECT_EQ(prompt, chatml.render({{"user", "Tell a story."}}));
+  EXPECT_NE(prompt.find("<|im_start|>user\nTell a story.<|im_end|>\n"), std::string::npos)
+      << prompt;
+  EXPECT_EQ(prompt.substr(prompt.size() - 22), "<|im_start|>assistant\n") << prompt;
+  EXPECT_NE(r.protocol.find("chat template"), std::string::npos) << r.protocol;
+}
+
 TEST(Runners, ChoiceLogLikelihoodsMatchFp64PerChoiceForward) {
   auto model = dsla::model::load_llama(t::stories260k_dir());
   auto tok = dsla::load_tokenizer(t::stories260k_dir());

@@ -29,7 +29,7 @@ struct ServerFixture : ::testing::Test {
     serve::ServerOptions so;
     so.port = 0;
     server = std::make_unique<serve::HttpServer>(
-        *engine, serve::ChatTemplate::load(dsla::testing::stories260k_dir()), so);
+        *engine, ChatTemplate::load(dsla::testing::stories260k_dir()), so);
     port = server->bind();
     thread = std::thread([this] { server->serve(); });
   }

@@ -1,5 +1,5 @@
 // Implementation of the ChatML chat template: recognition of the Jinja text and rendering.
-#include "serve/chat_template.h"
+#include "tokenizer/chat_template.h"
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "io/json_file.h"
 
-namespace dsla::serve {
+namespace dsla {
 namespace {
 
 /// The text of the first Jinja string literal "'<|im_start|>system\n...<|im_end|>\n'" guarded by a
@@ -72,4 +72,4 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages) const
   return out + "<|im_start|>assistant\n";
 }
 
-}  // namespace dsla::serve
+}  // namespace dsla

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace dsla::serve {
+namespace dsla {
 
 struct ChatMessage {
   std::string role;  ///< "system", "user" or "assistant"
@@ -36,4 +36,4 @@ class ChatTemplate {
   std::string end_of_turn_;
 };
 
-}  // namespace dsla::serve
+}  // namespace dsla
