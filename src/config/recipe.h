@@ -78,6 +78,8 @@ DSLA_ENUM_NAMES(OrderKind, {OrderKind::sensitivity, "sensitivity"},
     "chained: each stage fits its layer on the current student's inputs | parallel: one phase "    \
     "first trains every planned layer at once on the teacher's inputs (one teacher forward a step)") \
   X(steps_per_layer, int64_t, 100, checks::positive, "attention-transfer steps per layer")         \
+  X(train_projections, bool, true, checks::none,                                                   \
+    "train the teacher's q/k/v/o projections with the layer's new parameters; false = keep them")  \
   X(batch_size, int64_t, 4, checks::positive, "sequences per step")                                \
   X(lr, double, 1e-3, checks::positive, "AdamW learning rate")                                     \
   X(gate_separation, double, 0.01, checks::non_negative(), "weight of the cosine term keeping the two gates apart") \

@@ -77,6 +77,7 @@ FitOptions fit_options(const config::Recipe& r, int64_t steps, const std::string
   o.seed = seed;
   o.label = label;
   o.log_every = r.distill.log_every;
+  o.freeze_projections = !r.distill.train_projections;
   return o;
 }
 

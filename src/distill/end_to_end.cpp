@@ -25,7 +25,7 @@ FitResult fit_end_to_end(model::HybridModel& hybrid, const std::vector<int64_t>&
   std::vector<std::vector<at::Tensor>> groups;
   for (int64_t l : layers) {
     student.layer(l).attention()->train();
-    groups.push_back(student.layer(l).attention()->parameters(true));
+    groups.push_back(trainable_parameters(*student.layer(l).attention(), o));
   }
   int64_t t = ids.size(1);
   auto step = [&](const FitBatch& b) {

@@ -163,6 +163,19 @@ FitResult run_fit_loop(const std::vector<std::vector<at::Tensor>>& param_groups,
   return result;
 }
 
+std::vector<at::Tensor> trainable_parameters(model::AttentionModule& student, const FitOptions& o) {
+  std::vector<at::Tensor> out;
+  for (const auto& item : student.named_parameters(true)) {
+    const std::string& name = item.key();
+    bool projection = false;
+    for (const char* prefix : {"q_proj.", "k_proj.", "v_proj.", "o_proj."}) {
+      projection = projection || name.rfind(prefix, 0) == 0;
+    }
+    if (!(o.freeze_projections && projection)) out.push_back(item.value());
+  }
+  return out;
+}
+
 at::Tensor gate_cosine(model::AttentionModule& student, const at::Tensor& x) {
   auto* dsla = dynamic_cast<model::DslaAttention*>(&student);
   if (dsla == nullptr || dsla->options().single_state()) return {};
@@ -191,7 +204,7 @@ FitResult fit_attention(model::AttentionModule& student, const LayerIO& io,
     return StepLosses{cos.defined() ? main + o.gate_separation * cos : main, main, cos, {}};
   };
   int64_t samples = io.samples > 0 ? io.samples : io.x.size(0);
-  FitResult r = run_fit_loop(student.parameters(true), samples, io.x.size(1), o,
+  FitResult r = run_fit_loop(trainable_parameters(student, o), samples, io.x.size(1), o,
                              "attention transfer", step, on_log);
   student.eval();
   return r;

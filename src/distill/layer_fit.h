@@ -37,6 +37,8 @@ struct FitOptions {
   uint64_t seed = 0;
   std::string label;  ///< progress bar label; empty = no bar
   int64_t log_every = 10;
+  /// Keep the teacher's q/k/v/o projections fixed and train only the layer's new parameters.
+  bool freeze_projections = false;
   /// The data-parallel group whose ranks share the batches; null = this process alone.
   dist::Group* group = nullptr;
 };
@@ -97,6 +99,10 @@ FitResult run_fit_loop(const std::vector<std::vector<at::Tensor>>& param_groups,
                        int64_t tokens_per_sample, const FitOptions& options, const char* phase,
                        const std::function<StepLosses(const FitBatch&)>& step,
                        const std::function<void(const FitStep&)>& on_log);
+
+/// The parameters of a student attention layer a fitting loop trains: all of them, or all but the
+/// q/k/v/o projections (o.freeze_projections).
+std::vector<at::Tensor> trainable_parameters(model::AttentionModule& student, const FitOptions& o);
 
 /// Mean cosine similarity of a dual-state DSLA layer's two log-gates on x over the key channel, or
 /// undefined when the layer has no second gate.

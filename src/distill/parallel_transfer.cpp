@@ -47,7 +47,7 @@ ParallelTransferResult parallel_transfer(model::LlamaForCausalLMImpl& teacher,
     DSLA_CHECK(teacher.layer(layer).attention()->kind() == "softmax",
                "parallel attention transfer: layer {} of the teacher is already converted", layer);
     result.layers.push_back(layer);
-    groups.push_back(student->parameters(true));
+    groups.push_back(trainable_parameters(*student, o));
     student->train();
   }
   at::Tensor local = ids.index_select(0, at::tensor(local_items(ids.size(0), o), at::kLong));

@@ -7,8 +7,8 @@
 #include <string>
 
 #include "io/json_file.h"
-#include "tokenizer/chat_template.h"
 #include "serve/request.h"
+#include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace dsla::serve {

@@ -5,8 +5,8 @@
 #include <memory>
 #include <string>
 
-#include "tokenizer/chat_template.h"
 #include "serve/engine.h"
+#include "tokenizer/chat_template.h"
 
 namespace dsla::serve {
 

@@ -85,6 +85,16 @@ TEST(ParallelTransfer, EachLayerTakesTheStepsItWouldTakeAlone) {
     }
     EXPECT_TRUE(moved) << "layer " << layer << " did not train";
   }
+  // With frozen projections only the layer's new parameters move.
+  auto frozen = fresh_students(*teacher, spec, {2});
+  auto start = fresh_students(*teacher, spec, {2}).at(2)->named_parameters();
+  distill::FitOptions keep = o;
+  keep.freeze_projections = true;
+  distill::parallel_transfer(*teacher, frozen, ids, keep, nullptr);
+  for (const auto& item : frozen.at(2)->named_parameters()) {
+    bool projection = item.key().find("_proj.") != std::string::npos;
+    EXPECT_EQ(at::equal(item.value(), start[item.key()]), projection) << item.key();
+  }
   // Held-out MSE of the walk equals the one computed on the collected inputs.
   at::Tensor heldout = at::randint(1, teacher->config().vocab_size, {3, 32}, at::kLong);
   auto mse = distill::transfer_mse(*teacher, together, heldout, 2);
