@@ -44,7 +44,7 @@ FitResult fit_end_to_end(model::HybridModel& hybrid, const std::vector<int64_t>&
     // Means over this rank's rows, weighted by its share of the global batch.
     ce = ce * b.share;
     kl = kl * b.share;
-    return StepLosses{weights.ce_weight * ce + weights.kd_weight * kl, ce, kl, {}};
+    return StepLosses{weights.ce_weight * ce + weights.kd_weight * kl, ce, kl, {}, false};
   };
   FitOptions shifted = o;
   shifted.seed = o.seed + 7919;  // other batches than the attention-transfer phase

@@ -129,7 +129,7 @@ FitResult run_fit_loop(const std::vector<std::vector<at::Tensor>>& param_groups,
     optimizer.zero_grad();
     StepLosses losses =
         step_fn(FitBatch{at::tensor(batches.next_local_batch(), at::kLong), share, group});
-    losses.loss.backward();
+    if (!losses.backward_done) losses.loss.backward();
     if (group) {
       auto before = std::chrono::steady_clock::now();
       sum_gradients(*group, params);
@@ -201,7 +201,7 @@ FitResult fit_attention(model::AttentionModule& student, const LayerIO& io,
     at::Tensor main = (out - y).pow(2).sum() / energy.clamp_min(1e-12);
     at::Tensor cos = o.gate_separation > 0 ? gate_cosine(student, x) : at::Tensor();
     if (cos.defined()) cos = cos * b.share;
-    return StepLosses{cos.defined() ? main + o.gate_separation * cos : main, main, cos, {}};
+    return StepLosses{cos.defined() ? main + o.gate_separation * cos : main, main, cos, {}, false};
   };
   int64_t samples = io.samples > 0 ? io.samples : io.x.size(0);
   FitResult r = run_fit_loop(trainable_parameters(student, o), samples, io.x.size(1), o,

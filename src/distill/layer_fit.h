@@ -80,6 +80,7 @@ struct FitBatch {
 struct StepLosses {
   at::Tensor loss, main, aux;  ///< scalars; aux may be undefined
   at::Tensor parts;            ///< [P] main-loss parts (e.g. per layer); may be undefined
+  bool backward_done = false;  ///< the step ran its own backward(s); `loss` is only logged
 };
 
 /// The loop both fitting phases share: `options.steps` AdamW steps over `params` with the

@@ -69,9 +69,14 @@ ParallelTransferResult parallel_transfer(model::LlamaForCausalLMImpl& teacher,
                      std::vector<at::Tensor> t{energy};
                      b.group->all_reduce_sum(t, "the target-energy all-reduce");
                    }
-                   mse.push_back((out - y).pow(2).sum() / energy.clamp_min(1e-12));
+                   at::Tensor layer_mse = (out - y).pow(2).sum() / energy.clamp_min(1e-12);
                    at::Tensor cos = o.gate_separation > 0 ? gate_cosine(s, x) : at::Tensor();
-                   if (cos.defined()) cosines.push_back(cos * b.share);
+                   if (cos.defined()) cos = cos * b.share;
+                   // This layer's loss reaches only its own parameters: its backward runs now,
+                   // so no layer's graph outlives its visit.
+                   (cos.defined() ? layer_mse + o.gate_separation * cos : layer_mse).backward();
+                   mse.push_back(layer_mse.detach());
+                   if (cos.defined()) cosines.push_back(cos.detach());
                    student_seconds += seconds_since(student_start);
                  });
     walk_seconds += seconds_since(start);
@@ -80,7 +85,7 @@ ParallelTransferResult parallel_transfer(model::LlamaForCausalLMImpl& teacher,
     at::Tensor aux = cosines.empty() ? at::Tensor() : at::stack(cosines).sum();
     at::Tensor loss = aux.defined() ? main + o.gate_separation * aux : main;
     auto n = static_cast<double>(students.size());
-    return StepLosses{loss, main / n, aux.defined() ? aux / n : aux, parts};
+    return StepLosses{loss, main / n, aux.defined() ? aux / n : aux, parts, /*backward_done=*/true};
   };
   FitResult fit = run_fit_loop(groups, ids.size(0), ids.size(1), o, "parallel attention transfer",
                                step, on_log);
