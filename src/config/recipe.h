@@ -63,6 +63,10 @@ enum class TransferKind { chained, parallel };
 DSLA_ENUM_NAMES(TransferKind, {TransferKind::chained, "chained"},
                 {TransferKind::parallel, "parallel"})
 
+/// What the end-to-end phase trains in each converted layer.
+enum class E2eAdapter { lora, full };
+DSLA_ENUM_NAMES(E2eAdapter, {E2eAdapter::lora, "lora"}, {E2eAdapter::full, "full"})
+
 /// How the conversion order is chosen.
 enum class OrderKind { sensitivity, deepest_first, list };
 DSLA_ENUM_NAMES(OrderKind, {OrderKind::sensitivity, "sensitivity"},
@@ -87,6 +91,17 @@ DSLA_ENUM_NAMES(OrderKind, {OrderKind::sensitivity, "sensitivity"},
   X(kd_weight, double, 1.0, checks::non_negative(), "weight of KL(teacher || student) in the end-to-end phase") \
   X(ce_weight, double, 0.0, checks::non_negative(), "weight of the next-token cross-entropy in the end-to-end phase") \
   X(e2e_lr, double, 0.0, checks::non_negative(" (0 = distill.lr)"), "AdamW learning rate of the end-to-end phase; 0 = distill.lr") \
+  X(e2e_adapter, E2eAdapter, E2eAdapter::lora, checks::none,                                      \
+    "lora: the end-to-end phase trains LoRA adapters on q/k/v/o (merged after it) and the layer's " \
+    "new parameters | full: every attention parameter (train_projections applies)")               \
+  X(lora_rank, int64_t, 8, checks::positive, "rank of the end-to-end phase's LoRA adapters")       \
+  X(lora_alpha, double, 16.0, checks::positive, "LoRA scale numerator: updates are alpha / rank x B A") \
+  X(check_every, int64_t, 0, checks::non_negative(" (0 = off)"),                                   \
+    "end-to-end steps between held-out KL checks (on the train files' held-out tails); the phase "  \
+    "ends on the best-scoring parameters; 0 = off")                                                \
+  X(spike_factor, double, 2.0, checks::non_negative(" (0 = off)"),                                 \
+    "a held-out check above spike_factor x the best so far rolls back to the best and halves the " \
+    "learning rate; 0 = off")                                                                      \
   X(cache_sequences, int64_t, 64, checks::positive, "training sequences whose layer inputs are cached per stage") \
   X(max_grad_norm, double, 1.0, checks::non_negative(" (0 = off)"), "gradient clipping; 0 = off")  \
   X(log_every, int64_t, 10, checks::positive, "steps between JSONL metric lines")                 \

@@ -46,6 +46,11 @@ std::vector<std::string> validate_recipe(const Recipe& r, bool files) {
       e.push_back(fmt::format("data.train_weights: {} is not a positive weight", w));
     }
   }
+  if (r.distill.e2e_steps > 0 && r.distill.check_every > 0 && r.data.holdout_fraction <= 0) {
+    e.push_back(
+        "distill.check_every: the held-out checks read the train files' held-out tails; set "
+        "data.holdout_fraction > 0 or check_every: 0");
+  }
   if (files) check_files(r, e);
   return e;
 }

@@ -33,6 +33,7 @@ Corpus load_corpus(const config::Recipe& recipe, const Tokenizer& tokenizer) {
       size_t end = eval_cap > 0 ? std::min(tokens->size(), split + eval_cap) : tokens->size();
       c.eval.emplace_back(stem + "_heldout",
                           std::vector<int64_t>(tokens->data() + split, tokens->data() + end));
+      ++c.heldout_streams;
     }
     if (train_cap > 0) split = std::min(split, train_cap > trained ? train_cap - trained : 0);
     trained += split;
@@ -53,6 +54,29 @@ Corpus load_corpus(const config::Recipe& recipe, const Tokenizer& tokenizer) {
 
 data::SequenceStream Corpus::stream(int64_t seq_len, uint64_t seed) const {
   return data::SequenceStream(train, seq_len, seed);
+}
+
+at::Tensor Corpus::heldout_sequences(int64_t seq_len, int64_t count) const {
+  std::vector<at::Tensor> rows;
+  auto t = static_cast<size_t>(seq_len);
+  for (size_t window = 0; static_cast<int64_t>(rows.size()) < count; ++window) {
+    bool any = false;
+    for (size_t s = 0; s < heldout_streams && static_cast<int64_t>(rows.size()) < count; ++s) {
+      const std::vector<int64_t>& tokens = eval[s].second;
+      if ((window + 1) * t > tokens.size()) continue;
+      rows.push_back(at::tensor(
+          std::vector<int64_t>(tokens.begin() + static_cast<std::ptrdiff_t>(window * t),
+                               tokens.begin() + static_cast<std::ptrdiff_t>((window + 1) * t)),
+          at::kLong));
+      any = true;
+    }
+    if (!any) break;
+  }
+  DSLA_CHECK(!rows.empty(),
+             "no held-out tail of the train files holds a sequence of {} tokens (raise "
+             "data.holdout_fraction or data.max_eval_tokens)",
+             seq_len);
+  return at::stack(rows);  // [n, seq_len]
 }
 
 int64_t Corpus::train_tokens() const {

@@ -19,6 +19,11 @@ namespace dsla::distill {
 struct Corpus {
   std::vector<data::MixtureSource> train;
   std::vector<std::pair<std::string, std::vector<int64_t>>> eval;  ///< (file stem, tokens)
+  size_t heldout_streams = 0;  ///< the first eval streams are the train files' held-out tails
+
+  /// Up to `count` sequences [n, seq_len] from the held-out tails, taken in turn from each tail
+  /// (window 0 of every tail, then window 1, ...). Throws when no tail holds a full sequence.
+  at::Tensor heldout_sequences(int64_t seq_len, int64_t count) const;
 
   /// The training sequences of `seq_len` tokens, in the order data::SequenceStream gives them.
   data::SequenceStream stream(int64_t seq_len, uint64_t seed) const;

@@ -158,6 +158,15 @@ std::function<void(const FitStep&)> step_logger(StageContext& c, const char* pha
                         {"lr", s.lr},
                         {"tokens_per_s", s.tokens_per_s},
                         {"allreduce_fraction", s.allreduce_fraction}});
+    if (s.held_out) {
+      c.dir->log_metrics({{"event", "check"},
+                          {"phase", phase},
+                          {"stage", stage},
+                          {"layer", layer},
+                          {"step", s.step + 1},
+                          {"heldout", *s.held_out},
+                          {"rolled_back", s.rolled_back}});
+    }
   };
 }
 
@@ -173,6 +182,16 @@ at::Tensor stage_sequences(StageContext& c, int64_t stage, int64_t n, const FitO
   stream.skip((c.transfer ? transfer_phase_sequences(r) : 0) + (stage - 1) * n);
   at::Tensor all = next_sequences(stream, n);  // [n, T]
   return all.index_select(0, at::tensor(local_items(n, o), at::kLong));
+}
+
+/// The recipe's end-to-end phase: its loss, adapters, and held-out sequences when it checks.
+EndToEndOptions end_to_end_options(StageContext& c) {
+  const config::DistillSection& d = c.recipe.distill;
+  EndToEndOptions e{{d.ce_weight, d.kd_weight}, std::nullopt, {}};
+  if (d.e2e_adapter == config::E2eAdapter::lora) e.lora = LoraOptions{d.lora_rank, d.lora_alpha};
+  if (d.check_every > 0)
+    e.held_out = c.corpus.heldout_sequences(c.recipe.data.seq_len, 2 * d.batch_size);
+  return e;
 }
 
 /// Converts stage `stage`'s layer and trains it on every rank, each on its share of the stage's
@@ -222,16 +241,21 @@ run::StageRecord train_stage(StageContext& c, run::RunProgress& progress, int64_
                                          r.run.seed + 1000 + static_cast<uint64_t>(stage));
     e2e_options.group = &c.group;
     if (r.distill.e2e_lr > 0) e2e_options.lr = r.distill.e2e_lr;
+    e2e_options.check_every = r.distill.check_every;
+    e2e_options.spike_factor = r.distill.spike_factor;
     // A parallel run's stages read fresh sequences for every step; a chained one reuses the
     // stage's cached sequences.
     if (!ids.defined()) {
       n = r.distill.e2e_steps * r.distill.batch_size;
       ids = stage_sequences(c, stage, n, e2e_options);
     }
-    FitResult e2e =
-        fit_end_to_end(c.hybrid, {layer}, ids, n, {r.distill.ce_weight, r.distill.kd_weight},
-                       e2e_options, step_logger(c, "end_to_end", stage, layer));
+    FitResult e2e = fit_end_to_end(c.hybrid, {layer}, ids, n, end_to_end_options(c), e2e_options,
+                                   step_logger(c, "end_to_end", stage, layer));
     rec.e2e_final_loss = e2e.final_loss;
+    if (e2e.held_out_first) {
+      rec.e2e_checks =
+          run::HeldOutChecks{*e2e.held_out_first, *e2e.held_out_best, e2e.best_step, e2e.rollbacks};
+    }
     rec.seconds_by_part["end_to_end"] = e2e.seconds;
     tokens += e2e.tokens;
     train_seconds += e2e.seconds;

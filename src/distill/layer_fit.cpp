@@ -74,7 +74,8 @@ FitStep global_step_values(dist::Group* group, int64_t step, const StepLosses& l
     group->all_reduce_sum(t, "the loss all-reduce");
   }
   auto v = values.accessor<double, 1>();
-  FitStep s{step, v[0], v[1], {}, v[2], lr, 0};
+  FitStep s;
+  s.step = step, s.loss = v[0], s.main_loss = v[1], s.aux = v[2], s.lr = lr;
   for (int64_t i = 3; i < values.size(0); ++i) s.parts.push_back(v[i]);
   return s;
 }
@@ -84,6 +85,63 @@ void accumulate(std::vector<double>& sum, const std::vector<double>& parts) {
   sum.resize(parts.size(), 0.0);
   for (size_t i = 0; i < parts.size(); ++i) sum[i] += parts[i];
 }
+
+/// Keep-best and spike rollback over FitOptions::held_out checks.
+class HeldOutGuard {
+ public:
+  HeldOutGuard(const FitOptions& o, const std::vector<at::Tensor>& params)
+      : o_(o), params_(params) {}
+  bool active() const { return o_.held_out && o_.check_every > 0; }
+  /// Whether a check follows step `step` (0-based) of `steps`.
+  bool due(int64_t step) const {
+    return active() && ((step + 1) % o_.check_every == 0 || step + 1 == o_.steps);
+  }
+  /// Scores the parameters after `steps` steps into `s`; true when they were rolled back to the
+  /// best (the caller restarts its optimizer).
+  bool check(int64_t steps, FitStep& s, FitResult& r) {
+    double value = score();
+    s.held_out = value;
+    if (!r.held_out_first) r.held_out_first = value;
+    if (!r.held_out_best || value < *r.held_out_best) {
+      r.held_out_best = value;
+      r.best_step = steps;
+      best_.clear();
+      for (const auto& p : params_) best_.push_back(p.detach().clone());
+      return false;
+    }
+    if (o_.spike_factor > 0 && value > o_.spike_factor * *r.held_out_best) {
+      restore();
+      ++r.rollbacks;
+      s.rolled_back = true;
+      return true;
+    }
+    return false;
+  }
+  /// Ends on the best parameters when the last check scored worse.
+  void finish(const FitStep& last, const FitResult& r) {
+    if (active() && last.held_out && *last.held_out > *r.held_out_best) restore();
+  }
+
+ private:
+  /// The held-out loss, the main rank's value on every rank (so all take the same decisions).
+  double score() {
+    torch::NoGradGuard no_grad;
+    at::Tensor v = at::full({1}, o_.held_out(), at::kDouble);
+    if (o_.group && o_.group->size() > 1) {
+      std::vector<at::Tensor> t{v};
+      o_.group->broadcast(t, 0, "the held-out loss");
+    }
+    return v.item<double>();
+  }
+  void restore() {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < params_.size(); ++i) params_[i].copy_(best_[i]);
+  }
+
+  const FitOptions& o_;
+  const std::vector<at::Tensor>& params_;
+  std::vector<at::Tensor> best_;
+};
 
 }  // namespace
 
@@ -112,7 +170,12 @@ FitResult run_fit_loop(const std::vector<std::vector<at::Tensor>>& param_groups,
     group->broadcast(values, 0, "the parameter broadcast");
   }
   for (const auto& p : params) p.set_requires_grad(true);
-  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(o.lr).weight_decay(0.0));
+  auto new_optimizer = [&] {
+    return std::make_unique<torch::optim::AdamW>(
+        params, torch::optim::AdamWOptions(o.lr).weight_decay(0.0));
+  };
+  std::unique_ptr<torch::optim::AdamW> optimizer = new_optimizer();
+  double lr_scale = 1;  // halved by every rollback
   int64_t batch = batches.global_batch();
   double share = static_cast<double>(batches.local_batch()) / static_cast<double>(batch);
   std::unique_ptr<ProgressBar> bar;
@@ -122,11 +185,15 @@ FitResult run_fit_loop(const std::vector<std::vector<at::Tensor>>& param_groups,
   std::vector<double> tail_parts;
   int64_t tail_count = 0, tail_from = o.steps - std::max<int64_t>(1, o.steps / 10);
   double allreduce_seconds = 0;
+  HeldOutGuard guard(o, params);
+  FitStep initial;
+  if (guard.active()) guard.check(0, initial, result);
+  FitStep s;
   auto start = std::chrono::steady_clock::now();
   for (int64_t step = 0; step < o.steps; ++step) {
-    double lr = scheduled_lr(o.lr, step, o.steps);
-    for (auto& g : optimizer.param_groups()) g.options().set_lr(lr);
-    optimizer.zero_grad();
+    double lr = lr_scale * scheduled_lr(o.lr, step, o.steps);
+    for (auto& g : optimizer->param_groups()) g.options().set_lr(lr);
+    optimizer->zero_grad();
     StepLosses losses =
         step_fn(FitBatch{at::tensor(batches.next_local_batch(), at::kLong), share, group});
     if (!losses.backward_done) losses.loss.backward();
@@ -139,8 +206,8 @@ FitResult run_fit_loop(const std::vector<std::vector<at::Tensor>>& param_groups,
     if (o.max_grad_norm > 0) {
       for (const auto& g : param_groups) torch::nn::utils::clip_grad_norm_(g, o.max_grad_norm);
     }
-    optimizer.step();
-    FitStep s = global_step_values(group, step, losses, lr);
+    optimizer->step();
+    s = global_step_values(group, step, losses, lr);
     DSLA_CHECK(std::isfinite(s.loss), "{} diverged at step {} (loss {}); lower distill.lr", phase,
                step, s.loss);
     if (step == 0) result.first_loss = s.loss, result.first_parts = s.parts;
@@ -150,10 +217,16 @@ FitResult run_fit_loop(const std::vector<std::vector<at::Tensor>>& param_groups,
     s.tokens_per_s =
         static_cast<double>((step + 1) * batch * tokens_per_sample) / std::max(seconds, 1e-9);
     s.allreduce_fraction = allreduce_seconds / std::max(seconds, 1e-9);
+    if (guard.due(step) && guard.check(step + 1, s, result)) {
+      optimizer = new_optimizer();
+      lr_scale *= 0.5;
+    }
     if (bar) bar->advance(1, fmt::format("loss {:.4f} {:.0f} tok/s", s.loss, s.tokens_per_s));
-    if (main && on_log && ((step + 1) % o.log_every == 0 || step + 1 == o.steps)) on_log(s);
+    bool log = (step + 1) % o.log_every == 0 || step + 1 == o.steps || s.held_out;
+    if (main && on_log && log) on_log(s);
   }
   if (bar) bar->finish();
+  guard.finish(s, result);
   for (const auto& p : params) p.set_requires_grad(false);
   result.final_loss = tail_count ? tail_sum / static_cast<double>(tail_count) : result.first_loss;
   for (double& p : tail_parts) p /= static_cast<double>(std::max<int64_t>(1, tail_count));
@@ -183,25 +256,35 @@ at::Tensor gate_cosine(model::AttentionModule& student, const at::Tensor& x) {
   return at::cosine_similarity(g1, g2, -1).mean();
 }
 
+at::Tensor TransferLoss::total(double gate_separation) const {
+  return cosine.defined() ? mse + gate_separation * cosine : mse;
+}
+
+TransferLoss transfer_loss(model::AttentionModule& student, const at::Tensor& x,
+                           const at::Tensor& y, const model::AttentionContext& ctx,
+                           const FitBatch& b, double gate_separation) {
+  at::Tensor target = y.to(at::kFloat);
+  at::Tensor out = student.forward(x, ctx, nullptr).to(at::kFloat);
+  at::Tensor energy = target.pow(2).sum().detach();
+  if (b.group) {
+    std::vector<at::Tensor> t{energy};
+    b.group->all_reduce_sum(t, "the target-energy all-reduce");
+  }
+  TransferLoss l{(out - target).pow(2).sum() / energy.clamp_min(1e-12), {}};
+  if (gate_separation > 0) l.cosine = gate_cosine(student, x);
+  if (l.cosine.defined()) l.cosine = l.cosine * b.share;
+  return l;
+}
+
 FitResult fit_attention(model::AttentionModule& student, const LayerIO& io,
                         const model::AttentionContext& ctx, const FitOptions& o,
                         const std::function<void(const FitStep&)>& on_log) {
   DSLA_CHECK(io.x.defined(), "attention transfer: no training sequences");
   student.train();
   auto step = [&](const FitBatch& b) {
-    at::Tensor x = io.x.index_select(0, b.rows), y = io.y.index_select(0, b.rows).to(at::kFloat);
-    at::Tensor out = student.forward(x, ctx, nullptr).to(at::kFloat);
-    // Relative MSE over the global batch, sum (s - y)^2 / sum y^2 (1.0 is what predicting zeros
-    // scores): this rank contributes its squared errors over the global energy of y.
-    at::Tensor energy = y.pow(2).sum().detach();
-    if (b.group) {
-      std::vector<at::Tensor> t{energy};
-      b.group->all_reduce_sum(t, "the target-energy all-reduce");
-    }
-    at::Tensor main = (out - y).pow(2).sum() / energy.clamp_min(1e-12);
-    at::Tensor cos = o.gate_separation > 0 ? gate_cosine(student, x) : at::Tensor();
-    if (cos.defined()) cos = cos * b.share;
-    return StepLosses{cos.defined() ? main + o.gate_separation * cos : main, main, cos, {}, false};
+    at::Tensor x = io.x.index_select(0, b.rows), y = io.y.index_select(0, b.rows);
+    TransferLoss l = transfer_loss(student, x, y, ctx, b, o.gate_separation);
+    return StepLosses{l.total(o.gate_separation), l.mse, l.cosine, {}, false};
   };
   int64_t samples = io.samples > 0 ? io.samples : io.x.size(0);
   FitResult r = run_fit_loop(trainable_parameters(student, o), samples, io.x.size(1), o,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "model/llama.h"
@@ -41,6 +42,13 @@ struct FitOptions {
   bool freeze_projections = false;
   /// The data-parallel group whose ranks share the batches; null = this process alone.
   dist::Group* group = nullptr;
+  /// Held-out loss of the current parameters (no grad), scored before the first step and every
+  /// `check_every` steps and after the last; null or check_every 0 = no checks. The loop keeps
+  /// the best-scoring parameters and ends on them; a score above spike_factor x the best so far
+  /// (spike_factor > 0) rolls back to the best, restarts the optimizer and halves the rate.
+  std::function<double()> held_out;
+  int64_t check_every = 0;
+  double spike_factor = 0;
 };
 
 /// The items (indices among `samples` training sequences) this rank trains on: all of them without
@@ -54,7 +62,9 @@ struct FitStep {
   std::vector<double> parts;  ///< per-part main losses when the step has several (one per layer)
   double aux = 0;  ///< gate cosine (attention transfer) or KL to the teacher (end to end)
   double lr = 0, tokens_per_s = 0;
-  double allreduce_fraction = 0;  ///< share of the loop's time so far in the gradient all-reduce
+  double allreduce_fraction = 0;   ///< share of the loop's time so far in the gradient all-reduce
+  std::optional<double> held_out;  ///< set on the steps a held-out check scored
+  bool rolled_back = false;        ///< this step's check rolled the parameters back
 };
 
 struct FitResult {
@@ -63,6 +73,10 @@ struct FitResult {
   std::vector<double> first_parts, final_parts;  ///< the same per part (StepLosses::parts)
   int64_t tokens = 0;
   double seconds = 0;
+  /// Held-out checks (FitOptions::held_out): before training, the best (what the loop ended on)
+  /// and the steps it was reached at; rollbacks after a spike.
+  std::optional<double> held_out_first, held_out_best;
+  int64_t best_step = 0, rollbacks = 0;
 };
 
 /// Learning rate at `step` of `steps`: linear warm-up over 10%, then cosine down to 10% of `lr`.
@@ -108,6 +122,18 @@ std::vector<at::Tensor> trainable_parameters(model::AttentionModule& student, co
 /// Mean cosine similarity of a dual-state DSLA layer's two log-gates on x over the key channel, or
 /// undefined when the layer has no second gate.
 at::Tensor gate_cosine(model::AttentionModule& student, const at::Tensor& x);
+
+/// One converted layer's transfer loss on this rank's rows x [b, T, hidden] against the teacher's
+/// y: relative MSE over the global batch, sum (s - y)^2 / sum y^2 (1.0 is what predicting zeros
+/// scores; this rank's squared errors over the global energy of y), plus the gate-cosine term
+/// (weighted by the batch share; undefined without gate_separation or a second gate).
+struct TransferLoss {
+  at::Tensor mse, cosine;
+  at::Tensor total(double gate_separation) const;
+};
+TransferLoss transfer_loss(model::AttentionModule& student, const at::Tensor& x,
+                           const at::Tensor& y, const model::AttentionContext& ctx,
+                           const FitBatch& batch, double gate_separation);
 
 /// Trains `student`'s parameters so student(x) matches y (relative MSE: mean (s - y)^2 / mean y^2)
 /// plus gate_separation * mean cos(g1, g2) for dual-state DSLA layers. `on_log` gets every

@@ -60,23 +60,13 @@ ParallelTransferResult parallel_transfer(model::LlamaForCausalLMImpl& teacher,
                  [&](int64_t layer, const at::Tensor& x, const at::Tensor& y32) {
                    auto student_start = Clock::now();
                    at::AutoGradMode grad(true);
-                   model::AttentionModule& s = *students.at(layer);
-                   at::Tensor y = y32.to(at::kFloat);
-                   at::Tensor out = s.forward(x, ctx, nullptr).to(at::kFloat);
-                   // Relative MSE over the global batch, as fit_attention computes it.
-                   at::Tensor energy = y.pow(2).sum();
-                   if (b.group) {
-                     std::vector<at::Tensor> t{energy};
-                     b.group->all_reduce_sum(t, "the target-energy all-reduce");
-                   }
-                   at::Tensor layer_mse = (out - y).pow(2).sum() / energy.clamp_min(1e-12);
-                   at::Tensor cos = o.gate_separation > 0 ? gate_cosine(s, x) : at::Tensor();
-                   if (cos.defined()) cos = cos * b.share;
+                   TransferLoss l =
+                       transfer_loss(*students.at(layer), x, y32, ctx, b, o.gate_separation);
                    // This layer's loss reaches only its own parameters: its backward runs now,
                    // so no layer's graph outlives its visit.
-                   (cos.defined() ? layer_mse + o.gate_separation * cos : layer_mse).backward();
-                   mse.push_back(layer_mse.detach());
-                   if (cos.defined()) cosines.push_back(cos.detach());
+                   l.total(o.gate_separation).backward();
+                   mse.push_back(l.mse.detach());
+                   if (l.cosine.defined()) cosines.push_back(l.cosine.detach());
                    student_seconds += seconds_since(student_start);
                  });
     walk_seconds += seconds_since(start);

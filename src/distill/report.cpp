@@ -11,6 +11,23 @@
 
 namespace dsla::distill {
 
+namespace {
+
+/// A stage's end-to-end cell: the final training loss, and with held-out checks the KL to the
+/// teacher before the phase and at the best step it kept.
+std::string e2e_cell(const run::StageRecord& s) {
+  if (s.e2e_final_loss <= 0) return "-";
+  std::string cell = fmt::format("{:.4f}", s.e2e_final_loss);
+  if (const auto& c = s.e2e_checks) {
+    cell +=
+        fmt::format("; held-out KL {:.4f} -> {:.4f} (step {})", c->first, c->best, c->best_step);
+    if (c->rollbacks > 0) cell += fmt::format(", {} rollback(s)", c->rollbacks);
+  }
+  return cell;
+}
+
+}  // namespace
+
 std::string stage_table(const run::RunProgress& p, int64_t num_layers) {
   std::vector<std::string> evals;
   if (!p.stages.empty()) {
@@ -23,11 +40,10 @@ std::string stage_table(const run::RunProgress& p, int64_t num_layers) {
   out += "---|\n";
   for (const auto& s : p.stages) {
     double share = 100.0 * static_cast<double>(s.stage) / static_cast<double>(num_layers);
-    out += s.stage == 0
-               ? "| 0 (teacher) | - | 0 | - | - |"
-               : fmt::format("| {} | {} | {} ({:.0f}%) | {:.4f} -> {:.4f} | {} |", s.stage, s.layer,
-                             s.stage, share, s.transfer_first_loss, s.transfer_final_loss,
-                             s.e2e_final_loss > 0 ? fmt::format("{:.4f}", s.e2e_final_loss) : "-");
+    out += s.stage == 0 ? "| 0 (teacher) | - | 0 | - | - |"
+                        : fmt::format("| {} | {} | {} ({:.0f}%) | {:.4f} -> {:.4f} | {} |", s.stage,
+                                      s.layer, s.stage, share, s.transfer_first_loss,
+                                      s.transfer_final_loss, e2e_cell(s));
     for (const auto& e : evals) {
       auto it = s.perplexity.find(e);
       out += it == s.perplexity.end() ? " - |" : fmt::format(" {:.3f} |", it->second);
@@ -94,14 +110,19 @@ void write_report(const run::RunDirectory& dir, const run::RunProgress& p,
       "- order ({}): {}\n- stages completed: {} of {} planned ({} layers in the model)\n"
       "- attention transfer ({}): {} steps/layer, batch {} x {} tokens, lr {}; end-to-end steps: "
       "{} "
-      "(lr {}, KL weight {}, CE weight {})\n\n",
+      "(lr {}, KL weight {}, CE weight {}, {}, held-out check every {} steps)\n\n",
       r.model.path, enum_name(p.plan.spec.variant), p.plan.spec.tau, p.plan.spec.gate_rank,
       enum_name(p.plan.spec.feature_map), enum_name(p.plan.spec.normalize), p.plan.spec.window,
       p.plan.spec.sinks, p.plan.spec.rope, enum_name(r.distill.order), fmt::join(p.plan.order, " "),
       p.plan.converted, p.target_stages, layers, enum_name(r.distill.transfer),
       r.distill.steps_per_layer, r.distill.batch_size, r.data.seq_len, r.distill.lr,
       r.distill.e2e_steps, r.distill.e2e_lr > 0 ? r.distill.e2e_lr : r.distill.lr,
-      r.distill.kd_weight, r.distill.ce_weight);
+      r.distill.kd_weight, r.distill.ce_weight,
+      r.distill.e2e_adapter == config::E2eAdapter::lora
+          ? fmt::format("LoRA rank {} alpha {} + new parameters", r.distill.lora_rank,
+                        r.distill.lora_alpha)
+          : std::string("all attention parameters"),
+      r.distill.check_every);
   md += stage_table(p, layers);
   md += stage_time_line(p);
   if (auto transfer = dir.load_transfer_summary()) md += transfer_section(*transfer);

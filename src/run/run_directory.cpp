@@ -15,15 +15,22 @@ namespace dsla::run {
 namespace fs = std::filesystem;
 
 nlohmann::json to_json(const StageRecord& r) {
-  return {{"stage", r.stage},
-          {"layer", r.layer},
-          {"transfer_first_loss", r.transfer_first_loss},
-          {"transfer_final_loss", r.transfer_final_loss},
-          {"e2e_final_loss", r.e2e_final_loss},
-          {"perplexity", r.perplexity},
-          {"seconds", r.seconds},
-          {"seconds_by_part", r.seconds_by_part},
-          {"tokens_per_s", r.tokens_per_s}};
+  nlohmann::json j = {{"stage", r.stage},
+                      {"layer", r.layer},
+                      {"transfer_first_loss", r.transfer_first_loss},
+                      {"transfer_final_loss", r.transfer_final_loss},
+                      {"e2e_final_loss", r.e2e_final_loss},
+                      {"perplexity", r.perplexity},
+                      {"seconds", r.seconds},
+                      {"seconds_by_part", r.seconds_by_part},
+                      {"tokens_per_s", r.tokens_per_s}};
+  if (const auto& c = r.e2e_checks) {
+    j["e2e_checks"] = {{"heldout_kl_first", c->first},
+                       {"heldout_kl_best", c->best},
+                       {"best_step", c->best_step},
+                       {"rollbacks", c->rollbacks}};
+  }
+  return j;
 }
 
 StageRecord stage_from_json(const nlohmann::json& j, const std::string& source) {
@@ -39,6 +46,12 @@ StageRecord stage_from_json(const nlohmann::json& j, const std::string& source) 
     r.tokens_per_s = j.at("tokens_per_s").get<double>();
     if (j.contains("seconds_by_part")) {  // absent in runs from before it was recorded
       r.seconds_by_part = j.at("seconds_by_part").get<std::map<std::string, double>>();
+    }
+    if (j.contains("e2e_checks")) {
+      const nlohmann::json& c = j.at("e2e_checks");
+      r.e2e_checks = HeldOutChecks{
+          c.at("heldout_kl_first").get<double>(), c.at("heldout_kl_best").get<double>(),
+          c.at("best_step").get<int64_t>(), c.at("rollbacks").get<int64_t>()};
     }
   } catch (const nlohmann::json::exception& e) {
     DSLA_FAIL("{}: malformed stage record: {}", source, e.what());

@@ -15,12 +15,20 @@
 
 namespace dsla::run {
 
+/// The held-out checks of a stage's end-to-end phase: KL to the teacher before it and at its best
+/// (what the stage kept), the step of the best, and rollbacks after loss spikes.
+struct HeldOutChecks {
+  double first = 0, best = 0;
+  int64_t best_step = 0, rollbacks = 0;
+};
+
 /// What one completed stage recorded.
 struct StageRecord {
   int64_t stage = 0;  ///< 1-based; stage 0 is the unconverted teacher (evaluation only)
   int64_t layer = -1;
   double transfer_first_loss = 0, transfer_final_loss = 0;
   double e2e_final_loss = 0;
+  std::optional<HeldOutChecks> e2e_checks;   ///< with distill.check_every
   std::map<std::string, double> perplexity;  ///< eval file name -> perplexity after the stage
   double seconds = 0;
   double tokens_per_s = 0;

@@ -83,6 +83,10 @@ expect "train weights do not match the files" 1 "data.train_weights: 3 weights f
   "$dsla" validate --no-file-checks "$repo/recipes/stories260k/distill.yaml" --set 'data.train_weights=[1, 2, -1]'
 expect "unknown transfer kind" 1 "distill.transfer: 'both' is not one of: chained, parallel" -- \
   "$dsla" validate --no-file-checks "$repo/recipes/stories260k/distill.yaml" --set distill.transfer=both
+expect "held-out checks without a held-out tail" 1 "distill.check_every" "data.holdout_fraction > 0" -- \
+  "$dsla" validate --no-file-checks "$repo/recipes/stories260k/distill.yaml" --set data.holdout_fraction=0
+expect "unknown end-to-end adapter" 1 "distill.e2e_adapter: 'lroa' is not one of: lora, full" -- \
+  "$dsla" validate --no-file-checks "$repo/recipes/stories260k/distill.yaml" --set distill.e2e_adapter=lroa
 # dsla fit-report: a form's settings go through the layer's settings table and its cross-checks.
 stories="$repo/recipes/stories260k/distill.yaml"
 expect "fit-report unknown form key" 1 "--form x: unknown key 'windw'" "did you mean 'window'" -- \
