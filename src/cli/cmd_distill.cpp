@@ -12,9 +12,13 @@
 #include "dist/group.h"
 #include "dist/local_launcher.h"
 #include "distill/driver.h"
+#include "distill/loop_state.h"
 #include "distill/report.h"
 
 namespace dsla::cli {
+
+/// The exit status of a run stopped by --time-limit (EX_TEMPFAIL: try again, with --resume).
+constexpr int kExitStopped = 75;
 
 int run_distill(int argc, char** argv) {
   cxxopts::Options options(
@@ -27,6 +31,8 @@ int run_distill(int argc, char** argv) {
   // clang-format off
   options.add_options()
       ("resume", "continue the run in the run directory after its last completed stage")
+      ("time-limit", "stop at the first checkpoint after M minutes (a parallel transfer checkpoint "
+       "or a completed stage) with exit status 75; --resume continues", cxxopts::value<double>(), "M")
       ("nproc", "start N data-parallel ranks on this machine", cxxopts::value<int>(), "N")
       ("dist-timeout", "seconds a rank waits for the others in a collective before the job ends",
        cxxopts::value<int>()->default_value("300"), "S")
@@ -58,7 +64,23 @@ int run_distill(int argc, char** argv) {
   }
   o.resume = parsed->count("resume") != 0;
   o.group = group.get();
-  run::RunProgress progress = distill::run_distill(r, o);
+  if (parsed->count("time-limit")) {
+    double minutes = (*parsed)["time-limit"].as<double>();
+    DSLA_CHECK(minutes > 0, "--time-limit {} must be a positive number of minutes", minutes);
+    o.time_limit_s = 60 * minutes;
+  }
+  run::RunProgress progress;
+  try {
+    progress = distill::run_distill(r, o);
+  } catch (const distill::RunStopped& stopped) {
+    if (!group || group->is_main()) {
+      std::cerr << fmt::format(
+          "[distill] time limit reached: {}; everything so far is saved in {}, continue with "
+          "--resume\n",
+          stopped.what(), r.run.dir);
+    }
+    return kExitStopped;
+  }
   if (group && !group->is_main()) return 0;
   std::cout << distill::stage_table(progress, progress.num_layers);
   std::cout << fmt::format("run directory: {} (report.md, metrics.jsonl, stages/)\n", r.run.dir);

@@ -82,6 +82,9 @@ DSLA_ENUM_NAMES(OrderKind, {OrderKind::sensitivity, "sensitivity"},
     "chained: each stage fits its layer on the current student's inputs | parallel: one phase "    \
     "first trains every planned layer at once on the teacher's inputs (one teacher forward a step)") \
   X(steps_per_layer, int64_t, 100, checks::positive, "attention-transfer steps per layer")         \
+  X(checkpoint_every, int64_t, 20, checks::non_negative(" (0 = off)"),                             \
+    "steps between checkpoints of the parallel transfer phase (a resumed run continues from the "  \
+    "last); 0 = only at its end")                                                                  \
   X(train_projections, bool, true, checks::none,                                                   \
     "train the teacher's q/k/v/o projections with the layer's new parameters; false = keep them")  \
   X(batch_size, int64_t, 4, checks::positive, "sequences per step")                                \

@@ -293,6 +293,10 @@ run::RunProgress run_distill(const config::Recipe& recipe, const DistillOptions&
   // Absolute teacher path: recipe.yaml and progress.json stay valid from any working directory.
   config::Recipe r = recipe;
   r.model.path = fs::absolute(r.model.path).lexically_normal().string();
+  auto run_start = std::chrono::steady_clock::now();
+  auto out_of_time = [&] {
+    return options.time_limit_s > 0 && seconds_since(run_start) >= options.time_limit_s;
+  };
   dist::Group single;
   dist::Group& group = options.group ? *options.group : single;
   init_threads(options.threads > 0 ? options.threads : r.run.threads);
@@ -352,7 +356,7 @@ run::RunProgress run_distill(const config::Recipe& recipe, const DistillOptions&
     std::vector<int64_t> planned(order.begin() + progress.plan.converted,
                                  order.begin() + progress.target_stages);
     transfer = run_transfer_phase(*hybrid, r, progress.plan.spec, planned, corpus, group,
-                                  dir ? &*dir : nullptr);
+                                  dir ? &*dir : nullptr, out_of_time);
   }
   StageContext ctx{
       r, *hybrid, corpus, transfer ? &*transfer : nullptr, group, dir ? &*dir : nullptr};
@@ -384,6 +388,10 @@ run::RunProgress run_distill(const config::Recipe& recipe, const DistillOptions&
     if (!dir) {
       progress.plan.converted = k;
       progress.stages.push_back(run::stage_from_json(done, "rank 0's stage record"));
+    }
+    if (k < progress.target_stages && main_rank_says(&group, out_of_time())) {
+      if (dir) write_report(*dir, progress, r);
+      throw RunStopped(fmt::format("stopped after stage {} of {}", k, progress.target_stages));
     }
   }
   if (dir) write_report(*dir, progress, r);

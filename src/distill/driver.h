@@ -26,6 +26,9 @@ struct DistillOptions {
   /// touches the run directory (the others receive the progress and the completed stages).
   dist::Group* group = nullptr;
   int threads = 0;  ///< intra-op threads; 0 = the recipe's run.threads
+  /// Stop at the first checkpoint (a parallel transfer checkpoint or a completed stage) after
+  /// this many seconds, throwing RunStopped (distill/loop_state.h); 0 = no limit.
+  double time_limit_s = 0;
 };
 
 /// Runs chained distillation as the recipe says and returns the final progress. Stage k converts

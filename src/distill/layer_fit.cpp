@@ -80,6 +80,17 @@ FitStep global_step_values(dist::Group* group, int64_t step, const StepLosses& l
   return s;
 }
 
+/// The first and final (tail-mean) losses of a finished loop.
+void finish_result(const LossTally& t, FitResult& r) {
+  r.first_loss = t.first_loss;
+  r.first_parts = t.first_parts;
+  r.final_loss = t.tail_count ? t.tail_sum / static_cast<double>(t.tail_count) : t.first_loss;
+  r.final_parts = t.first_parts;
+  if (t.tail_count == 0) return;
+  r.final_parts = t.tail_parts;
+  for (double& p : r.final_parts) p /= static_cast<double>(t.tail_count);
+}
+
 /// Adds `parts` into `sum` elementwise (sizing it on first use).
 void accumulate(std::vector<double>& sum, const std::vector<double>& parts) {
   sum.resize(parts.size(), 0.0);
@@ -181,16 +192,24 @@ FitResult run_fit_loop(const std::vector<std::vector<at::Tensor>>& param_groups,
   std::unique_ptr<ProgressBar> bar;
   if (!o.label.empty() && main) bar = std::make_unique<ProgressBar>(o.label, o.steps, "step");
   FitResult result;
-  double tail_sum = 0;
-  std::vector<double> tail_parts;
-  int64_t tail_count = 0, tail_from = o.steps - std::max<int64_t>(1, o.steps / 10);
+  LossTally tally;
+  int64_t tail_from = o.steps - std::max<int64_t>(1, o.steps / 10);
+  LoopCheckpoints* checkpoints = o.checkpoints;
+  DSLA_CHECK(!checkpoints || o.check_every == 0,
+             "{}: loop checkpoints and held-out checks do not combine", phase);
+  int64_t first_step =
+      checkpoints ? restore_loop_state(checkpoints->resume, group, params, *optimizer, tally) : 0;
+  for (int64_t i = 0; i < first_step; ++i) batches.next_local_batch();  // the batches read before
+  result.resumed_at = first_step;
+  if (bar && first_step > 0)
+    bar->advance(first_step, fmt::format("resumed at step {}", first_step));
   double allreduce_seconds = 0;
   HeldOutGuard guard(o, params);
   FitStep initial;
   if (guard.active()) guard.check(0, initial, result);
   FitStep s;
   auto start = std::chrono::steady_clock::now();
-  for (int64_t step = 0; step < o.steps; ++step) {
+  for (int64_t step = first_step; step < o.steps; ++step) {
     double lr = lr_scale * scheduled_lr(o.lr, step, o.steps);
     for (auto& g : optimizer->param_groups()) g.options().set_lr(lr);
     optimizer->zero_grad();
@@ -210,12 +229,14 @@ FitResult run_fit_loop(const std::vector<std::vector<at::Tensor>>& param_groups,
     s = global_step_values(group, step, losses, lr);
     DSLA_CHECK(std::isfinite(s.loss), "{} diverged at step {} (loss {}); lower distill.lr", phase,
                step, s.loss);
-    if (step == 0) result.first_loss = s.loss, result.first_parts = s.parts;
-    if (step >= tail_from) tail_sum += s.loss, ++tail_count, accumulate(tail_parts, s.parts);
+    if (step == 0) tally.first_loss = s.loss, tally.first_parts = s.parts;
+    if (step >= tail_from) {
+      tally.tail_sum += s.loss, ++tally.tail_count, accumulate(tally.tail_parts, s.parts);
+    }
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    s.tokens_per_s =
-        static_cast<double>((step + 1) * batch * tokens_per_sample) / std::max(seconds, 1e-9);
+    s.tokens_per_s = static_cast<double>((step + 1 - first_step) * batch * tokens_per_sample) /
+                     std::max(seconds, 1e-9);
     s.allreduce_fraction = allreduce_seconds / std::max(seconds, 1e-9);
     if (guard.due(step) && guard.check(step + 1, s, result)) {
       optimizer = new_optimizer();
@@ -224,13 +245,21 @@ FitResult run_fit_loop(const std::vector<std::vector<at::Tensor>>& param_groups,
     if (bar) bar->advance(1, fmt::format("loss {:.4f} {:.0f} tok/s", s.loss, s.tokens_per_s));
     bool log = (step + 1) % o.log_every == 0 || step + 1 == o.steps || s.held_out;
     if (main && on_log && log) on_log(s);
+    if (checkpoints && checkpoints->every > 0 && (step + 1) % checkpoints->every == 0 &&
+        step + 1 < o.steps) {
+      if (main) checkpoints->save(capture_loop_state(step + 1, params, *optimizer, tally));
+      if (main_rank_says(group, main && checkpoints->stop && checkpoints->stop())) {
+        if (bar) bar->finish();
+        for (const auto& p : params) p.set_requires_grad(false);
+        throw RunStopped(
+            fmt::format("{} stopped at its checkpoint after step {}", phase, step + 1));
+      }
+    }
   }
   if (bar) bar->finish();
   guard.finish(s, result);
   for (const auto& p : params) p.set_requires_grad(false);
-  result.final_loss = tail_count ? tail_sum / static_cast<double>(tail_count) : result.first_loss;
-  for (double& p : tail_parts) p /= static_cast<double>(std::max<int64_t>(1, tail_count));
-  result.final_parts = tail_count ? tail_parts : result.first_parts;
+  finish_result(tally, result);
   result.tokens = o.steps * batch * tokens_per_sample;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "distill/loop_state.h"
 #include "model/llama.h"
 
 namespace dsla::dist {
@@ -49,6 +50,9 @@ struct FitOptions {
   std::function<double()> held_out;
   int64_t check_every = 0;
   double spike_factor = 0;
+  /// Periodic checkpoints of the loop and the state to resume from; null = none. With a group,
+  /// only the main rank saves, and the main rank's resume state reaches every rank.
+  LoopCheckpoints* checkpoints = nullptr;
 };
 
 /// The items (indices among `samples` training sequences) this rank trains on: all of them without
@@ -77,6 +81,7 @@ struct FitResult {
   /// and the steps it was reached at; rollbacks after a spike.
   std::optional<double> held_out_first, held_out_best;
   int64_t best_step = 0, rollbacks = 0;
+  int64_t resumed_at = 0;  ///< steps done before this process (a loop checkpoint), 0 = fresh
 };
 
 /// Learning rate at `step` of `steps`: linear warm-up over 10%, then cosine down to 10% of `lr`.

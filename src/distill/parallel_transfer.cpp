@@ -85,6 +85,7 @@ ParallelTransferResult parallel_transfer(model::LlamaForCausalLMImpl& teacher,
   result.tokens = fit.tokens;
   result.seconds = fit.seconds;
   result.teacher_seconds = walk_seconds - student_seconds;
+  result.resumed_at = fit.resumed_at;
   return result;
 }
 

@@ -20,6 +20,7 @@ struct ParallelTransferResult {
   int64_t tokens = 0;                          ///< tokens every layer trained on
   double seconds = 0;
   double teacher_seconds = 0;  ///< of which the teacher's forward (inputs and targets)
+  int64_t resumed_at = 0;      ///< steps a loop checkpoint held (seconds cover the rest)
 };
 
 /// Trains every student of `students` on batches of `ids` [S, T] (this rank's share when

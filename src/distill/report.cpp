@@ -64,10 +64,12 @@ std::string transfer_section(const nlohmann::json& t) {
       sources += fmt::format(" {} {} tokens ({:.2f} passes);", src.at("name").get<std::string>(),
                              src.at("tokens").get<int64_t>(), src.at("passes").get<double>());
     }
+    int64_t resumed = phase.value("resumed_at_step", int64_t{0});
     out += fmt::format(
-        "- {} layers, {} steps, {} tokens per layer, {:.0f} s: teacher forward {:.0f} s, students "
-        "{:.0f} s, held-out scoring {:.0f} s; data:{}\n",
+        "- {} layers, {} steps{}, {} tokens per layer, {:.0f} s: teacher forward {:.0f} s, "
+        "students {:.0f} s, held-out scoring {:.0f} s; data:{}\n",
         phase.at("layers").size(), phase.at("steps").get<int64_t>(),
+        resumed > 0 ? fmt::format(" (resumed at step {}; seconds after it)", resumed) : "",
         phase.at("tokens_per_layer").get<int64_t>(), phase.at("seconds").get<double>(),
         phase.at("teacher_forward_seconds").get<double>(),
         phase.at("student_seconds").get<double>(), phase.at("heldout_seconds").get<double>(),

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/autograd.h>
 
 #include <chrono>
@@ -37,6 +38,43 @@ LayerStudents initial_students(model::HybridModel& hybrid, const config::Recipe&
     students[layer] = s;
   }
   return students;
+}
+
+/// Checkpoints of the phase's loop every distill.checkpoint_every steps into the run directory
+/// (main rank; `stop` asked after each), and the state to resume from when the directory holds one
+/// of the same phase (the same layers, steps, batch, learning rate and seed); another phase's
+/// partial state is ignored.
+LoopCheckpoints phase_checkpoints(const config::Recipe& r, const std::vector<int64_t>& layers,
+                                  run::RunDirectory* dir, const std::function<bool()>& stop) {
+  LoopCheckpoints c;
+  c.every = r.distill.checkpoint_every;  // on every rank: the ranks agree on when to stop
+  c.stop = stop;
+  if (!dir || c.every == 0) return c;
+  std::map<std::string, std::string> phase = {
+      {"phase", "parallel_transfer"},
+      {"layers", fmt::format("{}", fmt::join(layers, " "))},
+      {"steps", std::to_string(r.distill.steps_per_layer)},
+      {"batch_size", std::to_string(r.distill.batch_size)},
+      {"lr", fmt::format("{}", r.distill.lr)},
+      {"train_projections", r.distill.train_projections ? "true" : "false"},
+      {"seed", std::to_string(r.run.seed)}};
+  fs::path file = dir->transfer_partial_file();
+  c.save = [file, phase](const LoopState& s) {
+    save_loop_state(file, s, phase);
+    std::cerr << fmt::format("\n[distill] parallel transfer checkpointed at step {} ({})\n",
+                             s.steps_done, file.string());
+  };
+  if (!fs::exists(file)) return c;
+  auto [state, saved] = load_loop_state(file);
+  if (saved != phase) {
+    std::cerr << fmt::format("[distill] {}: another phase's state (layers {}); starting afresh\n",
+                             file.string(), saved.count("layers") ? saved.at("layers") : "?");
+    return c;
+  }
+  std::cerr << fmt::format("[distill] parallel transfer resumes at step {} of {} ({})\n",
+                           state.steps_done, r.distill.steps_per_layer, file.string());
+  c.resume = std::move(state);
+  return c;
 }
 
 /// Loads the students the run directory's checkpoint holds; returns {"loaded": [layers],
@@ -110,7 +148,8 @@ int64_t transfer_phase_sequences(const config::Recipe& r) {
 TransferPhase run_transfer_phase(model::HybridModel& hybrid, const config::Recipe& r,
                                  const model::DslaSettings& spec,
                                  const std::vector<int64_t>& layers, const Corpus& corpus,
-                                 dist::Group& group, run::RunDirectory* dir) {
+                                 dist::Group& group, run::RunDirectory* dir,
+                                 const std::function<bool()>& stop) {
   TransferPhase phase{initial_students(hybrid, r, spec, layers), {}};
   nlohmann::json known = dist::run_on_main(group, "reading the transfer checkpoint",
                                            [&] { return load_checkpointed(*dir, phase.students); });
@@ -145,6 +184,8 @@ TransferPhase run_transfer_phase(model::HybridModel& hybrid, const config::Recip
   o.group = &group;
   std::vector<int64_t> todo_layers;
   for (const auto& [layer, s] : todo) todo_layers.push_back(layer);
+  LoopCheckpoints checkpoints = phase_checkpoints(r, todo_layers, dir, stop);
+  o.checkpoints = &checkpoints;
   ParallelTransferResult fit =
       parallel_transfer(hybrid.model(), todo, train, o, transfer_logger(dir, todo_layers));
   phase.summary = dist::run_on_main(group, "scoring and checkpointing the transfer phase", [&] {
@@ -174,6 +215,7 @@ TransferPhase run_transfer_phase(model::HybridModel& hybrid, const config::Recip
                                  {"teacher_forward_seconds", fit.teacher_seconds},
                                  {"student_seconds", fit.seconds - fit.teacher_seconds},
                                  {"heldout_seconds", eval_seconds},
+                                 {"resumed_at_step", fit.resumed_at},
                                  {"sources", sources}});
     std::map<std::string, at::Tensor> tensors = earlier_layers(*dir, phase.students);
     for (const auto& [layer, s] : phase.students) {
@@ -182,6 +224,7 @@ TransferPhase run_transfer_phase(model::HybridModel& hybrid, const config::Recip
         tensors[prefix + item.key()] = item.value();
     }
     dir->save_transfer(tensors, summary);
+    fs::remove(dir->transfer_partial_file());
     std::cerr << fmt::format(
         "[distill] parallel transfer: {} layers, {} tokens each, {:.0f} s ({:.0f} s teacher "
         "forward); held-out relative MSE per layer:",

@@ -2,6 +2,7 @@
 // fresh sequences of the mixture, or loaded from the run directory's transfer checkpoint.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -32,11 +33,14 @@ struct TransferPhase {
 /// run directory's checkpoint holds are loaded, the rest trained now with parallel_transfer on the
 /// first steps_per_layer x batch_size sequences of the stream (the teacher at depth 0 of
 /// `hybrid`), scored on the next 2 x batch_size, and checkpointed (main rank). Every rank ends
-/// with the same students. `dir` is null on the other ranks.
+/// with the same students. `dir` is null on the other ranks. Part-way, the loop is checkpointed
+/// every distill.checkpoint_every steps (transfer_partial_file(), resumed from when it matches
+/// this phase); `stop` is asked after each and throws RunStopped when it says so.
 TransferPhase run_transfer_phase(model::HybridModel& hybrid, const config::Recipe& recipe,
                                  const model::DslaSettings& spec,
                                  const std::vector<int64_t>& layers, const Corpus& corpus,
-                                 dist::Group& group, run::RunDirectory* dir);
+                                 dist::Group& group, run::RunDirectory* dir,
+                                 const std::function<bool()>& stop = nullptr);
 
 /// Makes `student` layer `layer`'s attention module in `model` (the converted layer of a stage).
 void install_student(model::LlamaForCausalLMImpl& model, int64_t layer,

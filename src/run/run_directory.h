@@ -83,6 +83,10 @@ class RunDirectory {
   /// in that order, each atomically.
   std::filesystem::path transfer_file() const { return root_ / "transfer.safetensors"; }
   std::filesystem::path transfer_summary_file() const { return root_ / "transfer.json"; }
+  /// The parallel transfer phase's state part-way (distill.checkpoint_every); removed at its end.
+  std::filesystem::path transfer_partial_file() const {
+    return root_ / "transfer_partial.safetensors";
+  }
   void save_transfer(const std::map<std::string, at::Tensor>& tensors,
                      const nlohmann::json& summary) const;
   /// transfer.json's content when both files are there.

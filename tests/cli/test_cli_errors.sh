@@ -85,6 +85,12 @@ expect "unknown transfer kind" 1 "distill.transfer: 'both' is not one of: chaine
   "$dsla" validate --no-file-checks "$repo/recipes/stories260k/distill.yaml" --set distill.transfer=both
 expect "held-out checks without a held-out tail" 1 "distill.check_every" "data.holdout_fraction > 0" -- \
   "$dsla" validate --no-file-checks "$repo/recipes/stories260k/distill.yaml" --set data.holdout_fraction=0
+expect "time limit not positive" 1 "--time-limit 0 must be a positive number of minutes" -- \
+  "$dsla" distill "$repo/recipes/stories260k/distill.yaml" --run-dir "$tmp/limit0" --time-limit 0
+expect "time limit reached: exit 75, resumable" 75 "time limit reached" "continue with --resume" -- \
+  "$dsla" distill "$repo/recipes/stories260k/distill.yaml" --run-dir "$tmp/limit" --time-limit 1e-6 \
+  --set distill.order=deepest_first --set distill.steps_per_layer=4 --set distill.checkpoint_every=2 \
+  --set data.max_eval_tokens=512
 expect "unknown end-to-end adapter" 1 "distill.e2e_adapter: 'lroa' is not one of: lora, full" -- \
   "$dsla" validate --no-file-checks "$repo/recipes/stories260k/distill.yaml" --set distill.e2e_adapter=lroa
 # dsla fit-report: a form's settings go through the layer's settings table and its cross-checks.
