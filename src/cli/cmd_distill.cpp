@@ -31,6 +31,8 @@ int run_distill(int argc, char** argv) {
   // clang-format off
   options.add_options()
       ("resume", "continue the run in the run directory after its last completed stage")
+      ("allow-change", "with --resume, accept a recipe whose training settings differ from the "
+       "run's (the earlier recipe is kept in recipe_history/, the change logged)")
       ("time-limit", "stop at the first checkpoint after M minutes (a parallel transfer checkpoint "
        "or a completed stage) with exit status 75; --resume continues", cxxopts::value<double>(), "M")
       ("nproc", "start N data-parallel ranks on this machine", cxxopts::value<int>(), "N")
@@ -63,6 +65,7 @@ int run_distill(int argc, char** argv) {
     }
   }
   o.resume = parsed->count("resume") != 0;
+  o.allow_change = parsed->count("allow-change") != 0;
   o.group = group.get();
   if (parsed->count("time-limit")) {
     double minutes = (*parsed)["time-limit"].as<double>();

@@ -146,6 +146,10 @@ Recipe load_recipe(const std::filesystem::path& path,
 /// when the recipe is usable.
 std::vector<std::string> validate_recipe(const Recipe& recipe, bool check_files);
 
+/// Every setting that differs between two recipes, as "section.key (a's value vs b's)", in file
+/// order.
+std::vector<std::string> differing_recipe_settings(const Recipe& a, const Recipe& b);
+
 /// The resolved recipe as YAML (written into run directories), with its `schema: distill`.
 std::string recipe_to_yaml(const Recipe& recipe);
 

@@ -55,4 +55,18 @@ std::vector<std::string> validate_recipe(const Recipe& r, bool files) {
   return e;
 }
 
+std::vector<std::string> differing_recipe_settings(const Recipe& a, const Recipe& b) {
+  std::vector<std::string> out;
+  auto add = [&](const char* section, const std::vector<std::string>& keys) {
+    for (const auto& key : keys) out.push_back(fmt::format("{}.{}", section, key));
+  };
+  add("model", differing_settings(model_settings_table(), a.model, b.model));
+  add("data", differing_settings(data_settings_table(), a.data, b.data));
+  add("dsla", differing_settings(model::dsla_settings_table(), a.dsla, b.dsla));
+  add("profile", differing_settings(profile_settings_table(), a.profile, b.profile));
+  add("distill", differing_settings(distill_settings_table(), a.distill, b.distill));
+  add("run", differing_settings(run_settings_table(), a.run, b.run));
+  return out;
+}
+
 }  // namespace dsla::config

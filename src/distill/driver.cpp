@@ -2,6 +2,7 @@
 #include "distill/driver.h"
 
 #include <ATen/ATen.h>
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -53,6 +54,22 @@ SensitivityReport profile_layers(model::LlamaForCausalLMImpl& model, const confi
   std::cerr << fmt::format("[profile] order by {} (lowest first): {}\n", report.metrics.front(),
                            fmt::join(report.order, " "));
   return report;
+}
+
+std::vector<std::string> recipe_changes(const config::Recipe& recipe,
+                                        const run::RunDirectory& dir) {
+  if (!fs::exists(dir.progress_file()) || !fs::exists(dir.recipe_file())) return {};
+  config::Recipe started = config::load_recipe(dir.recipe_file());
+  static const char* const kFree[] = {"run.threads",       "run.dir",
+                                      "distill.fraction",  "distill.eval_every",
+                                      "distill.log_every", "distill.checkpoint_every"};
+  std::vector<std::string> out;
+  for (auto& change : config::differing_recipe_settings(started, recipe)) {
+    bool free = false;
+    for (const char* key : kFree) free = free || change.rfind(std::string(key) + " ", 0) == 0;
+    if (!free) out.push_back(std::move(change));
+  }
+  return out;
 }
 
 namespace {
@@ -168,6 +185,11 @@ std::function<void(const FitStep&)> step_logger(StageContext& c, const char* pha
                           {"rolled_back", s.rolled_back}});
     }
   };
+}
+
+std::string utc_now() {
+  std::time_t now = std::time(nullptr);
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(now));
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -322,7 +344,20 @@ run::RunProgress run_distill(const config::Recipe& recipe, const DistillOptions&
   std::optional<run::RunDirectory> dir;
   nlohmann::json started = dist::run_on_main(group, "starting the run", [&] {
     dir.emplace(r.run.dir);
+    dir->lock_for_writing();
+    std::vector<std::string> changes =
+        options.resume ? recipe_changes(r, *dir) : std::vector<std::string>{};
+    DSLA_CHECK(changes.empty() || options.allow_change,
+               "{}: the run was started with other training settings: {}; resume with the same "
+               "settings, or pass --allow-change to record the change in the run's history",
+               dir->recipe_file().string(), fmt::join(changes, ", "));
     run::RunProgress p = start_progress(*model, r, corpus, *dir, options.resume);
+    int64_t attempt = dir->start_attempt({{"resume", options.resume},
+                                          {"converted", p.plan.converted},
+                                          {"target_stages", p.target_stages},
+                                          {"started", utc_now()},
+                                          {"recipe_changes", changes}});
+    if (!changes.empty()) dir->keep_recipe_in_history(attempt);
     dir->save_recipe(r);
     return run::progress_to_json(p);
   });

@@ -29,7 +29,16 @@ struct DistillOptions {
   /// Stop at the first checkpoint (a parallel transfer checkpoint or a completed stage) after
   /// this many seconds, throwing RunStopped (distill/loop_state.h); 0 = no limit.
   double time_limit_s = 0;
+  /// Resume even when the recipe changes settings that shape training (recipe_changes()); the
+  /// earlier recipe is kept in recipe_history/ and the change logged in metrics.jsonl.
+  bool allow_change = false;
 };
+
+/// The settings of `recipe` that differ from the recipe.yaml a run directory was started with and
+/// change what training does: all but run.threads, run.dir, distill.fraction (more stages),
+/// distill.eval_every, distill.log_every and distill.checkpoint_every. Empty when the directory
+/// holds no started run.
+std::vector<std::string> recipe_changes(const config::Recipe& recipe, const run::RunDirectory& dir);
 
 /// Runs chained distillation as the recipe says and returns the final progress. Stage k converts
 /// order[k-1] with the earlier stages' layers converted and frozen; every stage is checkpointed,

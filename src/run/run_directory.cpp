@@ -1,8 +1,15 @@
 // Implementation of the run directory: stage checkpoints, progress, recipe and metrics files.
 #include "run/run_directory.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 #include <torch/autograd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -154,8 +161,59 @@ void RunDirectory::log_metrics(const nlohmann::json& line) {
     metrics_.open(metrics_file(), std::ios::app);
     DSLA_CHECK(metrics_.good(), "{}: cannot open for appending", metrics_file().string());
   }
-  metrics_ << line.dump() << "\n";
+  nlohmann::json out = line;
+  if (attempt_ > 0 && out.is_object()) out["attempt"] = attempt_;
+  metrics_ << out.dump() << "\n";
   metrics_.flush();
+}
+
+RunDirectory::~RunDirectory() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+void RunDirectory::lock_for_writing() {
+  if (lock_fd_ >= 0) return;
+  fs::path file = root_ / ".lock";
+  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  DSLA_CHECK(fd >= 0, "{}: cannot open the run directory's lock: {}", file.string(),
+             std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    std::string holder(64, '\0');
+    ssize_t n = ::pread(fd, holder.data(), holder.size(), 0);
+    holder.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    ::close(fd);
+    DSLA_FAIL(
+        "{} is being written by another dsla job ({}); wait for it to end or choose another "
+        "run.dir",
+        root_.string(), holder.empty() ? "pid unknown" : "pid " + holder);
+  }
+  std::string pid = std::to_string(::getpid());
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    // The lock holds without the pid; only the message to a second job loses it.
+  }
+  lock_fd_ = fd;
+}
+
+int64_t RunDirectory::start_attempt(nlohmann::json details) {
+  int64_t previous = 0;
+  std::ifstream in(metrics_file());
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("\"event\":\"attempt\"") != std::string::npos) ++previous;
+  }
+  attempt_ = 0;  // the attempt line itself carries its number in "number"
+  details["event"] = "attempt";
+  details["number"] = previous + 1;
+  log_metrics(details);
+  attempt_ = previous + 1;
+  return attempt_;
+}
+
+void RunDirectory::keep_recipe_in_history(int64_t attempt) const {
+  if (!fs::exists(recipe_file())) return;
+  fs::path dir = root_ / "recipe_history";
+  fs::create_directories(dir);
+  fs::copy_file(recipe_file(), dir / fmt::format("recipe.attempt-{}.yaml", attempt),
+                fs::copy_options::overwrite_existing);
 }
 
 }  // namespace dsla::run

@@ -58,7 +58,21 @@ class RunDirectory {
  public:
   /// Opens `root`; creates it when `create`, else it must exist.
   explicit RunDirectory(std::filesystem::path root, bool create = true);
+  ~RunDirectory();
+  RunDirectory(const RunDirectory&) = delete;
+  RunDirectory& operator=(const RunDirectory&) = delete;
   const std::filesystem::path& root() const { return root_; }
+
+  /// Takes the directory's writer lock (an flock on `.lock`, released when this object or its
+  /// process ends); throws dsla::Error naming the holder's pid when another job writes here.
+  void lock_for_writing();
+  /// Starts attempt N = 1 + the attempts metrics.jsonl records: logs an "attempt" line with
+  /// `details`, and every later line this object logs carries "attempt": N, so the step lines of
+  /// an attempt that was killed part-way are told apart from the ones that were kept.
+  int64_t start_attempt(nlohmann::json details);
+  /// Copies recipe.yaml to recipe_history/recipe.attempt-N.yaml (before a changed recipe
+  /// replaces it on a resume with --allow-change).
+  void keep_recipe_in_history(int64_t attempt) const;
 
   std::filesystem::path progress_file() const { return root_ / "progress.json"; }
   std::filesystem::path stage_file(int64_t stage) const;
@@ -98,6 +112,8 @@ class RunDirectory {
  private:
   std::filesystem::path root_;
   std::ofstream metrics_;
+  int lock_fd_ = -1;
+  int64_t attempt_ = 0;  ///< 0 = no attempt started (lines carry no attempt number)
 };
 
 }  // namespace dsla::run
