@@ -85,10 +85,24 @@ void check_layout(const std::map<std::string, TensorEntry>& entries, uint64_t da
   }
   std::sort(sorted.begin(), sorted.end(),
             [](const TensorEntry* a, const TensorEntry* b) { return a->begin < b->begin; });
-  for (size_t i = 1; i < sorted.size(); ++i) {
-    DSLA_CHECK(sorted[i]->begin >= sorted[i - 1]->end, "{}: tensors '{}' and '{}' overlap",
-               file.string(), sorted[i - 1]->name, sorted[i]->name);
+  // The format's rule: the data section is covered exactly, without holes (a header length that
+  // is off by a few bytes of padding would otherwise shift every tensor).
+  uint64_t covered = 0;
+  const TensorEntry* previous = nullptr;
+  for (const TensorEntry* e : sorted) {
+    DSLA_CHECK(previous == nullptr || e->begin >= covered, "{}: tensors '{}' and '{}' overlap",
+               file.string(), previous ? previous->name : "", e->name);
+    DSLA_CHECK(e->begin == covered,
+               "{}: bytes {}..{} of the data section belong to no tensor (before '{}'); the header "
+               "length or the offsets are wrong",
+               file.string(), covered, e->begin, e->name);
+    covered = e->end;
+    previous = e;
   }
+  DSLA_CHECK(covered == data_bytes,
+             "{}: the data section has {} bytes but the tensors cover {}; the header length or the "
+             "offsets are wrong",
+             file.string(), data_bytes, covered);
 }
 
 }  // namespace

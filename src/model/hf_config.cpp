@@ -1,6 +1,7 @@
 // Implementation of hf_config.h: HF config.json <-> LlamaConfig, with validation.
 #include "model/hf_config.h"
 
+#include <cmath>
 #include <set>
 
 #include "core/error.h"
@@ -48,10 +49,22 @@ RopeScaling parse_rope_scaling(const json& j, const std::string& source) {
   return r;
 }
 
-std::vector<int64_t> parse_eos(const json& j) {
+std::vector<int64_t> parse_eos(const json& j, const std::string& source) {
   if (!j.contains("eos_token_id") || j["eos_token_id"].is_null()) return {};
-  if (j["eos_token_id"].is_array()) return j["eos_token_id"].get<std::vector<int64_t>>();
-  return {j["eos_token_id"].get<int64_t>()};
+  if (j["eos_token_id"].is_array()) {
+    return get_or<std::vector<int64_t>>(j, "eos_token_id", {}, source);
+  }
+  return {get_or<int64_t>(j, "eos_token_id", 0, source)};
+}
+
+/// Values that would load and then compute NaN (or allocate absurd sizes) are refused here.
+void check_ranges(const LlamaConfig& c, const std::string& source) {
+  DSLA_CHECK(std::isfinite(c.rms_norm_eps) && c.rms_norm_eps > 0,
+             "{}: rms_norm_eps must be positive, got {}", source, c.rms_norm_eps);
+  DSLA_CHECK(std::isfinite(c.rope_theta) && c.rope_theta > 0,
+             "{}: rope_theta must be positive, got {}", source, c.rope_theta);
+  DSLA_CHECK(c.max_position_embeddings > 0, "{}: max_position_embeddings must be positive, got {}",
+             source, c.max_position_embeddings);
 }
 
 void check_supported_features(const json& j, const std::string& source) {
@@ -93,9 +106,9 @@ LlamaConfig parse_llama_config(const json& j, const std::string& source) {
   auto window = get_or<int64_t>(j, "sliding_window", 0, source);
   if (use_window && window > 0 && window < c.max_position_embeddings) c.sliding_window = window;
   if (j.contains("bos_token_id") && !j["bos_token_id"].is_null()) {
-    c.bos_token_id = j["bos_token_id"].get<int64_t>();
+    c.bos_token_id = get_or<int64_t>(j, "bos_token_id", 0, source);
   }
-  c.eos_token_ids = parse_eos(j);
+  c.eos_token_ids = parse_eos(j, source);
   c.torch_dtype = get_or<std::string>(j, "torch_dtype",
                                       get_or<std::string>(j, "dtype", "float32", source), source);
   DSLA_CHECK(c.num_key_value_heads > 0 && c.num_attention_heads % c.num_key_value_heads == 0,
@@ -103,6 +116,7 @@ LlamaConfig parse_llama_config(const json& j, const std::string& source) {
              c.num_attention_heads, c.num_key_value_heads);
   DSLA_CHECK(c.head_dim > 0 && c.head_dim % 2 == 0,
              "{}: head_dim must be even and positive, got {}", source, c.head_dim);
+  check_ranges(c, source);
   return c;
 }
 

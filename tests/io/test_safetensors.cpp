@@ -113,6 +113,26 @@ TEST(Safetensors, RejectsBadHeaders) {
   expect_bad(p("overlap.safetensors"), "overlap");
   write_raw(p("fields.safetensors"), R"({"w":{"dtype":"F32"}})", 0);
   expect_bad(p("fields.safetensors"), "lacks");
+  // The data section must be covered exactly: a hole, or bytes left over at the end.
+  write_raw(p("hole.safetensors"),
+            R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+            R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+            12);
+  expect_bad(p("hole.safetensors"), "belong to no tensor");
+  write_raw(p("tail.safetensors"), R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 5);
+  expect_bad(p("tail.safetensors"), "the tensors cover 4");
+  fs::remove_all(dir);
+}
+
+TEST(Safetensors, HeaderLengthOffByThePaddingIsRefused) {
+  // A header padded with spaces (as writers align it) still parses when its stated length is one
+  // byte short, which would shift every tensor by a byte: the coverage rule refuses it.
+  fs::path dir = make_temp_dir("st-shift");
+  std::string header = R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}} )";
+  std::string len(8, '\0');
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<char>(((header.size() - 1) >> (8 * i)) & 0xff);
+  dsla::write_text_atomically(dir / "w.safetensors", len + header + std::string(8, '\0'));
+  expect_bad(dir / "w.safetensors", "the tensors cover 8");
   fs::remove_all(dir);
 }
 

@@ -90,6 +90,18 @@ TEST(HfConfig, RejectsUnsupportedOrInconsistentConfigs) {
   j = minimal();
   j["rope_scaling"] = {{"type", "yarn"}, {"factor", 4.0}};
   EXPECT_NE(error_of(j).find("rope_scaling type 'yarn'"), std::string::npos);
+  for (auto [key, value] : {std::pair{"rms_norm_eps", -1.0}, {"rope_theta", 0.0}}) {
+    j = minimal();
+    j[key] = value;
+    EXPECT_NE(error_of(j).find(std::string(key) + " must be positive"), std::string::npos) << key;
+  }
+  j = minimal();
+  j["max_position_embeddings"] = -1;
+  EXPECT_NE(error_of(j).find("max_position_embeddings must be positive"), std::string::npos);
+  j = minimal();
+  j["eos_token_id"] = "two";
+  EXPECT_NE(error_of(j).find("cfg.json: field 'eos_token_id' has the wrong type"),
+            std::string::npos);
   j = minimal();
   j["vocab_size"] = "many";
   EXPECT_NE(error_of(j).find("vocab_size"), std::string::npos);

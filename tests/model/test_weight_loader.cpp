@@ -3,9 +3,12 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
+#include "io/json_file.h"
 #include "io/safetensors.h"
 #include "model/weight_loader.h"
 #include "support/test_paths.h"
@@ -93,4 +96,44 @@ TEST(WeightLoader, ConvertsStoredDtype) {
   auto model = dsla::model::load_llama(dir);
   EXPECT_EQ(model->model->norm->weight.scalar_type(), at::kFloat);
   fs::remove_all(dir);
+}
+
+TEST(WeightLoader, RefusesIntegerTensorsNamingThem) {
+  fs::path dir = edited_copy(
+      "wl-int", [](auto& m) { m["model.norm.weight"] = m["model.norm.weight"].to(at::kInt); });
+  std::string err = load_error(dir);
+  EXPECT_NE(err.find("tensor 'model.norm.weight' is I32"), std::string::npos) << err;
+  fs::remove_all(dir);
+}
+
+TEST(WeightLoader, RefusesNonFiniteWeights) {
+  fs::path dir = edited_copy("wl-nan", [](auto& m) {
+    auto& w = m["model.layers.2.mlp.up_proj.weight"];
+    w[0][3] = std::nan("");
+    w[5][1] = INFINITY;
+  });
+  std::string err = load_error(dir);
+  EXPECT_NE(err.find("'model.layers.2.mlp.up_proj.weight' has 2 non-finite value(s)"),
+            std::string::npos)
+      << err;
+  fs::remove_all(dir);
+}
+
+TEST(WeightLoader, ConfigSizesThatDisagreeWithTheWeightsAreRefusedBeforeAllocating) {
+  for (auto [key, value] : {std::pair{"intermediate_size", int64_t{1000000000000}},
+                            {"hidden_size", int64_t{1000000000000}},
+                            {"vocab_size", int64_t{1000000000000}},
+                            {"num_hidden_layers", int64_t{4}}}) {
+    fs::path dir = edited_copy("wl-cfg", [](auto&) {});
+    auto config = dsla::io::read_json_file(dir / "config.json");
+    config[key] = value;
+    if (std::string(key) == "hidden_size") config["head_dim"] = 8;
+    dsla::write_text_atomically(dir / "config.json", config.dump());
+    std::string err = load_error(dir);  // 1e12 x 64 floats would be 256 TB: no allocation happens
+    EXPECT_NE(err.find("config.json"), std::string::npos) << key << ": " << err;
+    EXPECT_NE(err.find(std::string(key) == "num_hidden_layers" ? "have more" : "does not describe"),
+              std::string::npos)
+        << key << ": " << err;
+    fs::remove_all(dir);
+  }
 }
