@@ -115,7 +115,7 @@ int run_fit_report(int argc, char** argv) {
   for (auto& p : model->parameters(true)) p.set_requires_grad(false);
   std::vector<int64_t> layers =
       parse_layers((*parsed)["layers"].as<std::string>(), model->config().num_hidden_layers);
-  auto tokenizer = load_tokenizer(r.model.path);
+  auto tokenizer = load_tokenizer(r.model.path, model->config().vocab_size);
   distill::Corpus corpus = distill::load_corpus(r, *tokenizer);
   data::SequenceStream stream = corpus.stream(seq_len, r.run.seed);
   at::Tensor train = distill::next_sequences(stream, train_n);  // [N, T]

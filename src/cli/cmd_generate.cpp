@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 #include "cli/model_loading.h"
 #include "core/error.h"
 #include "model/generator.h"
+#include "tokenizer/incremental_decoder.h"
 
 namespace dsla::cli {
 namespace {
@@ -19,6 +21,8 @@ namespace {
 std::string prompt_text(const cxxopts::ParseResult& args) {
   if (args.count("prompt-file") != 0) {
     std::string path = args["prompt-file"].as<std::string>();
+    DSLA_CHECK(std::filesystem::is_regular_file(path), "--prompt-file {}: cannot open (not a file)",
+               path);
     std::ifstream in(path, std::ios::binary);
     DSLA_CHECK(in.good(), "--prompt-file {}: cannot open", path);
     std::ostringstream ss;
@@ -64,6 +68,10 @@ int run_generate(int argc, char** argv) {
   auto parsed = parse_or_help(options, argc, argv);
   if (!parsed) return 0;
   const auto& args = *parsed;
+  for (const char* flag : {"prompt-tokens", "prefill-chunk", "max-new-tokens"}) {
+    DSLA_CHECK(args[flag].as<int64_t>() >= 0, "--{} must be >= 0, got {}", flag,
+               args[flag].as<int64_t>());
+  }
   LoadedModel m = load_model_from_options(args);
   std::vector<int64_t> prompt = m.tokenizer->encode(prompt_text(args), args.count("no-bos") == 0);
   DSLA_CHECK(!prompt.empty(), "the prompt is empty and the tokenizer has no BOS; give --prompt");
@@ -74,8 +82,15 @@ int run_generate(int argc, char** argv) {
 
   model::GenerateOptions go;
   go.max_new_tokens = args["max-new-tokens"].as<int64_t>();
+  int64_t room = limit - static_cast<int64_t>(prompt.size());
+  if (go.max_new_tokens > room) {
+    std::fprintf(stderr, "[dsla] generating at most %lld tokens: the model has %lld positions\n",
+                 static_cast<long long>(room), static_cast<long long>(limit));
+    go.max_new_tokens = room;
+  }
   go.sampling = {args["temperature"].as<double>(), args["top-k"].as<int64_t>(),
-                 args["top-p"].as<double>(), args["seed"].as<uint64_t>()};
+                 args["top-p"].as<double>(), args["seed"].as<uint64_t>(),
+                 m.tokenizer->vocab_size()};
   go.prefill_chunk = args["prefill-chunk"].as<int64_t>();
   if (args.count("ignore-eos") == 0) {
     go.stop_ids = m.model->config().eos_token_ids;
@@ -84,16 +99,12 @@ int run_generate(int argc, char** argv) {
   // Echo the prompt (unless it is long), then stream the newly decoded suffix of the continuation.
   std::string echoed = m.tokenizer->decode(prompt);
   if (echoed.size() <= 2000) std::fwrite(echoed.data(), 1, echoed.size(), stdout);
-  std::vector<int64_t> produced;
-  std::string shown;
+  IncrementalDecoder decoder(*m.tokenizer);
   auto result = model::generate(*m.model, prompt, go, [&](int64_t id) {
-    produced.push_back(id);
-    std::string text = m.tokenizer->decode(produced);
-    if (text.size() > shown.size() && text.compare(0, shown.size(), shown) == 0) {
-      std::fwrite(text.data() + shown.size(), 1, text.size() - shown.size(), stdout);
-      std::fflush(stdout);
-      shown = text;
-    }
+    std::string text = decoder.push(id);
+    if (text.empty()) return;
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
   });
   std::printf("\n");
   std::fflush(stdout);

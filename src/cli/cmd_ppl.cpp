@@ -1,6 +1,7 @@
 // dsla ppl: perplexity of a text file with the sliding-window protocol, stated in the output.
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -32,11 +33,16 @@ int run_ppl(int argc, char** argv) {
   const auto& args = *parsed;
   DSLA_CHECK(args.count("file") != 0, "--file is required");
   std::string path = args["file"].as<std::string>();
+  DSLA_CHECK(std::filesystem::is_regular_file(path), "--file {}: cannot open (not a file)", path);
   std::ifstream in(path, std::ios::binary);
   DSLA_CHECK(in.good(), "--file {}: cannot open", path);
   std::ostringstream ss;
   ss << in.rdbuf();
 
+  for (const char* flag : {"context", "stride", "max-tokens"}) {
+    DSLA_CHECK(args[flag].as<int64_t>() >= 0, "--{} must be >= 0, got {}", flag,
+               args[flag].as<int64_t>());
+  }
   LoadedModel m = load_model_from_options(args);
   std::vector<int64_t> tokens = m.tokenizer->encode(ss.str(), /*add_bos=*/false);
   model::PerplexityOptions o;

@@ -24,7 +24,7 @@ int run_profile(int argc, char** argv) {
   init_threads(r.run.threads);
   model::LlamaForCausalLM model = model::load_llama(r.model.path, r.model.dtype);
   for (auto& p : model->parameters(true)) p.set_requires_grad(false);
-  auto tokenizer = load_tokenizer(r.model.path);
+  auto tokenizer = load_tokenizer(r.model.path, model->config().vocab_size);
   distill::Corpus corpus = distill::load_corpus(r, *tokenizer);
   distill::SensitivityReport report = distill::profile_layers(*model, r, corpus, r.run.dir);
   std::cout << fmt::format("{:>5}", "layer");

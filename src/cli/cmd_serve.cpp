@@ -74,6 +74,8 @@ int run_serve(int argc, char** argv) {
   serve::ServerOptions so;
   so.host = cfg.host;
   so.port = static_cast<int>(cfg.port);
+  so.max_connections = cfg.max_connections;
+  so.read_timeout_ms = static_cast<int64_t>(cfg.read_timeout * 1000);
   // SIGINT/SIGTERM are blocked in every thread and awaited here: a graceful shutdown.
   sigset_t signals;
   sigemptyset(&signals);

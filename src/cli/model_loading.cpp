@@ -50,7 +50,7 @@ LoadedModel load_model_from_options(const cxxopts::ParseResult& args, bool with_
   DSLA_CHECK(std::filesystem::is_directory(m.dir), "--model {}: not a directory", m.dir.string());
   auto t0 = std::chrono::steady_clock::now();
   m.model = model::load_llama(m.dir, parse_dtype(args["dtype"].as<std::string>()));
-  if (with_tokenizer) m.tokenizer = load_tokenizer(m.dir);
+  if (with_tokenizer) m.tokenizer = load_tokenizer(m.dir, m.model->config().vocab_size);
   m.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::fprintf(stderr, "[dsla] loaded %s in %.2f s (%d threads)\n", m.dir.c_str(), m.load_seconds,
                m.threads);

@@ -335,7 +335,7 @@ run::RunProgress run_distill(const config::Recipe& recipe, const DistillOptions&
                "{} {} exceeds the model's {} positions", key, len,
                model->config().max_position_embeddings);
   }
-  auto tokenizer = load_tokenizer(r.model.path);
+  auto tokenizer = load_tokenizer(r.model.path, model->config().vocab_size);
   Corpus corpus = load_corpus(r, *tokenizer);
   auto hybrid = model::HybridModel::from_teacher(model);
 

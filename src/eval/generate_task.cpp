@@ -108,6 +108,7 @@ TaskResult run_generate_task(model::LlamaForCausalLMImpl& model, const Tokenizer
   }
   model::BatchGenerateOptions go;
   go.max_new_tokens = task.max_new_tokens;
+  go.sampling.vocab_limit = tokenizer.vocab_size();
   if (auto eos = tokenizer.eos_id()) go.stop_ids.push_back(*eos), go.pad_id = *eos;
   auto stop_found = [&](size_t, const std::vector<int64_t>& tokens) {
     return stop_position(tokenizer.decode(tokens), stop) != std::string::npos;

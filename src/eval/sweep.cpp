@@ -80,7 +80,8 @@ std::vector<EvalRow> run_sweep(const std::vector<ModelSpec>& models,
     std::cerr << fmt::format("[eval] {} ({} of {} layers converted)\n", m.label, m.converted,
                              m.num_layers);
     model::LlamaForCausalLM model = m.load();
-    std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(m.tokenizer_dir);
+    std::unique_ptr<Tokenizer> tokenizer =
+        load_tokenizer(m.tokenizer_dir, model->config().vocab_size);
     ChatTemplate chat = ChatTemplate::load(m.tokenizer_dir);
     EvalSettings with_chat = settings;
     with_chat.chat = &chat;

@@ -16,6 +16,7 @@ Sampler::Sampler(const SamplingOptions& options)
   DSLA_CHECK(options.top_k >= 0, "top_k must be >= 0, got {}", options.top_k);
   DSLA_CHECK(options.top_p > 0 && options.top_p <= 1, "top_p must be in (0, 1], got {}",
              options.top_p);
+  DSLA_CHECK(options.vocab_limit >= 0, "vocab_limit must be >= 0, got {}", options.vocab_limit);
 }
 
 at::Tensor filter_top_k_top_p(const at::Tensor& logits, int64_t top_k, double top_p) {
@@ -40,6 +41,8 @@ at::Tensor filter_top_k_top_p(const at::Tensor& logits, int64_t top_k, double to
 
 at::Tensor Sampler::next(const at::Tensor& logits) {
   at::Tensor l = logits.to(at::kFloat);
+  if (options_.vocab_limit > 0 && options_.vocab_limit < l.size(-1))
+    l = l.narrow(-1, 0, options_.vocab_limit);  // [B, vocab_limit]: ids past it are never chosen
   // Below 1e-30 a temperature is not a float's worth of difference from greedy (and 1/T overflows).
   if (options_.temperature < 1e-30) return l.argmax(-1);
   // Each row's largest logit is shifted to 0 before scaling, so any temperature >= 1e-30 gives a

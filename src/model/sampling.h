@@ -14,6 +14,9 @@ struct SamplingOptions {
   int64_t top_k = 0;         ///< 0 = off
   double top_p = 1.0;        ///< 1 = off
   uint64_t seed = 0;
+  /// Only ids below this are ever chosen (a tokenizer with fewer ids than the model has logits, a
+  /// padded vocabulary); 0 = every logit.
+  int64_t vocab_limit = 0;
 };
 
 class Sampler {

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 #include "core/error.h"
@@ -12,7 +13,7 @@ namespace dsla::serve {
 namespace {
 
 [[noreturn]] void refuse(const std::string& message, const std::string& param = "") {
-  throw ApiError{400, message, param};
+  throw ApiError{400, message, param, ""};
 }
 
 nlohmann::json parse_body(const std::string& body) {
@@ -54,6 +55,28 @@ T field(const nlohmann::json& j, const char* key, T fallback) {
   return value;
 }
 
+/// The "model" field names the served model (or is absent).
+void check_model(const nlohmann::json& j, const ApiLimits& limits) {
+  if (!j.contains("model") || j["model"].is_null() || limits.model_name.empty()) return;
+  if (!j["model"].is_string()) refuse("'model' must be a string", "model");
+  auto name = j["model"].get<std::string>();
+  if (name != limits.model_name) {
+    throw ApiError{404,
+                   fmt::format("The model '{}' does not exist; this server serves '{}'", name,
+                               limits.model_name),
+                   "model", "model_not_found"};
+  }
+}
+
+void check_prompt_bytes(size_t bytes, const ApiLimits& limits) {
+  if (limits.max_prompt_bytes > 0 && bytes > limits.max_prompt_bytes) {
+    refuse(fmt::format("the prompt text is {} bytes; this server refuses more than {} before "
+                       "tokenising (its context cannot hold that many tokens)",
+                       bytes, limits.max_prompt_bytes),
+           "prompt");
+  }
+}
+
 /// Sampling, length, stop and stream fields shared by both endpoints.
 void parse_common(const nlohmann::json& j, ApiRequest& r, const char* max_tokens_key) {
   RequestParams& p = r.params;
@@ -86,14 +109,17 @@ void parse_common(const nlohmann::json& j, ApiRequest& r, const char* max_tokens
 
 }  // namespace
 
-ApiRequest parse_completion(const std::string& body, const Tokenizer& tokenizer) {
+ApiRequest parse_completion(const std::string& body, const Tokenizer& tokenizer,
+                            const ApiLimits& limits) {
   nlohmann::json j = parse_body(body);
   check_fields(j, {"model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "seed", "n",
                    "stop", "stream", "user", "stream_options"});
+  check_model(j, limits);
   ApiRequest r;
   if (!j.contains("prompt")) refuse("'prompt' is required", "prompt");
   const auto& prompt = j["prompt"];
   if (prompt.is_string()) {
+    check_prompt_bytes(prompt.get_ref<const std::string&>().size(), limits);
     r.params.prompt = tokenizer.encode(prompt.get<std::string>(), /*add_bos=*/true);
   } else if (prompt.is_array() && !prompt.empty() && prompt[0].is_number_integer()) {
     for (const auto& id : prompt) {
@@ -109,11 +135,12 @@ ApiRequest parse_completion(const std::string& body, const Tokenizer& tokenizer)
   return r;
 }
 
-ApiRequest parse_chat(const std::string& body, const Tokenizer& tokenizer,
-                      const ChatTemplate& chat) {
+ApiRequest parse_chat(const std::string& body, const Tokenizer& tokenizer, const ChatTemplate& chat,
+                      const ApiLimits& limits) {
   nlohmann::json j = parse_body(body);
   check_fields(j, {"model", "messages", "max_tokens", "max_completion_tokens", "temperature",
                    "top_p", "top_k", "seed", "n", "stop", "stream", "user", "stream_options"});
+  check_model(j, limits);
   if (!chat.supported()) refuse(chat.error());
   ApiRequest r;
   r.chat = true;
@@ -132,11 +159,26 @@ ApiRequest parse_chat(const std::string& body, const Tokenizer& tokenizer,
     }
     messages.push_back({role, m["content"].get<std::string>()});
   }
+  size_t content_bytes = 0;
+  for (const auto& m : messages) content_bytes += m.content.size();
+  check_prompt_bytes(content_bytes, limits);
   r.params.prompt = tokenizer.encode(chat.render(messages), /*add_bos=*/true);
   parse_common(j, r, j.contains("max_completion_tokens") ? "max_completion_tokens" : "max_tokens");
   if (auto end = tokenizer.token_id(chat.end_of_turn())) r.params.stop_ids.push_back(*end);
   if (auto eos = tokenizer.eos_id()) r.params.stop_ids.push_back(*eos);
   return r;
+}
+
+size_t prompt_byte_limit(const Tokenizer& tokenizer, int64_t max_context) {
+  size_t longest = 0;
+  for (int64_t id = 0; id < tokenizer.vocab_size(); ++id) {
+    try {
+      longest = std::max(longest, tokenizer.decode({id}, /*skip_special=*/false).size());
+    } catch (const std::exception&) {
+      // an id the tokenizer cannot decode alone (e.g. a gap) covers no text
+    }
+  }
+  return static_cast<size_t>(max_context) * (longest + 1);
 }
 
 nlohmann::json final_response(const ApiRequest& api, const RequestState& r,
@@ -185,15 +227,15 @@ nlohmann::json stream_chunk(const ApiRequest& api, const std::string& text,
 }
 
 std::string error_body(const ApiError& e) {
-  const char* type = e.status == 400   ? "invalid_request_error"
-                     : e.status == 503 ? "unavailable"
-                     : e.status == 404 ? "not_found"
-                                       : "server_error";
+  const char* type = e.status == 400 || !e.code.empty() ? "invalid_request_error"
+                     : e.status == 503                  ? "unavailable"
+                     : e.status == 404                  ? "not_found"
+                                                        : "server_error";
   return json_text({{"error",
                      {{"message", e.message},
                       {"type", type},
                       {"param", e.param.empty() ? nlohmann::json() : nlohmann::json(e.param)},
-                      {"code", nullptr}}}});
+                      {"code", e.code.empty() ? nlohmann::json() : nlohmann::json(e.code)}}}});
 }
 
 }  // namespace dsla::serve

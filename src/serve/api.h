@@ -18,7 +18,19 @@ struct ApiError {
   int status = 400;
   std::string message;
   std::string param;
+  std::string code;  ///< OpenAI's error code ("model_not_found"), or empty
 };
+
+/// What a request is checked against besides its own fields.
+struct ApiLimits {
+  std::string model_name;       ///< the served model; "" accepts any "model"
+  size_t max_prompt_bytes = 0;  ///< longer prompt text is refused before tokenising; 0 = no limit
+};
+
+/// The prompt text, in bytes, that can still fit `max_context` tokens: no token of `tokenizer`
+/// covers more than its longest token's bytes (+1 for a leading space a decoder drops), so longer
+/// text is certain to be too long and is refused without tokenising it.
+size_t prompt_byte_limit(const Tokenizer& tokenizer, int64_t max_context);
 
 struct ApiRequest {
   RequestParams params;
@@ -27,12 +39,14 @@ struct ApiRequest {
 };
 
 /// Parses a /v1/completions body (prompt as a string or a list of token ids). Throws ApiError for
-/// malformed JSON, unknown or unsupported fields, and values out of range.
-ApiRequest parse_completion(const std::string& body, const Tokenizer& tokenizer);
+/// malformed JSON, unknown or unsupported fields, values out of range, a prompt over the byte limit
+/// (400) and a model other than the served one (404, "model_not_found").
+ApiRequest parse_completion(const std::string& body, const Tokenizer& tokenizer,
+                            const ApiLimits& limits = {});
 /// Parses a /v1/chat/completions body; the prompt is `chat`'s rendering of the messages and the
 /// turn ends at its end-of-turn token.
-ApiRequest parse_chat(const std::string& body, const Tokenizer& tokenizer,
-                      const ChatTemplate& chat);
+ApiRequest parse_chat(const std::string& body, const Tokenizer& tokenizer, const ChatTemplate& chat,
+                      const ApiLimits& limits = {});
 
 /// The non-streamed response for a finished request.
 nlohmann::json final_response(const ApiRequest& api, const RequestState& r,
@@ -46,7 +60,7 @@ nlohmann::json stream_chunk(const ApiRequest& api, const std::string& text,
 /// any bytes) becomes U+FFFD instead of an exception.
 using io::json_text;
 
-/// {"error": {"message", "type", "param", "code"}}.
+/// {"error": {"message", "type", "param", "code"}} (OpenAI's layout).
 std::string error_body(const ApiError& e);
 
 }  // namespace dsla::serve

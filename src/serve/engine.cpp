@@ -24,6 +24,8 @@ Engine::Engine(ServedModel& model, const EngineOptions& options, const Controlle
       options_(options),
       max_context_(options.max_context > 0 ? options.max_context
                                            : model.config().max_position_embeddings),
+      // A padded vocabulary (more logits than the tokenizer has ids) samples only real ids.
+      sample_vocab_(std::min(model.config().vocab_size, model.tokenizer().vocab_size())),
       controller_(controller, controller.min_depth) {
   DSLA_CHECK(options.max_batch >= 1, "max batch {} must be at least 1", options.max_batch);
   DSLA_CHECK(options.prefill_chunk >= 1, "prefill chunk {} must be at least 1",
@@ -49,8 +51,10 @@ std::shared_ptr<RequestState> Engine::submit(RequestParams params) {
              "max_tokens {} is out of range: 1 .. {} for a prompt of {} tokens", params.max_tokens,
              max_context_ - prompt, prompt);
   for (int64_t id : params.prompt) {
-    DSLA_CHECK(id >= 0 && id < model_.config().vocab_size, "token id {} is outside the vocab", id);
+    DSLA_CHECK(id >= 0 && id < sample_vocab_, "token id {} is outside the tokenizer's {} ids", id,
+               sample_vocab_);
   }
+  params.sampling.vocab_limit = sample_vocab_;
   if (options_.cache_budget_bytes > 0) {
     int64_t need = model_.cache_bytes(controller_.ceiling(), prompt + params.max_tokens);
     DSLA_CHECK(need <= options_.cache_budget_bytes,
@@ -136,6 +140,35 @@ void Engine::finish_and_release(Running& r, const std::string& reason) {
   recorder_.finished(r.request->finish_reason(), ms_between(r.request->submitted, Clock::now()));
 }
 
+void Engine::fail_and_release(Running& r, const std::string& message) {
+  if (r.request->finished() && r.reserved_bytes == 0) return;  // already released
+  if (!r.request->finished()) r.request->fail(message);
+  reserved_bytes_ -= r.reserved_bytes;
+  r.reserved_bytes = 0;
+  recorder_.finished("error", ms_between(r.request->submitted, Clock::now()));
+}
+
+void Engine::fail_prefill(const std::string& message) {
+  if (!prefill_) return;
+  std::cerr << fmt::format("[serve] request {} failed in prefill: {}\n",
+                           prefill_->run.request->id(), message);
+  fail_and_release(prefill_->run, message);
+  prefill_.reset();
+}
+
+void Engine::fail_running(const std::string& message) {
+  int64_t ended = 0;
+  for (auto& [depth, cohort] : cohorts_) {
+    for (auto& r : cohort.rows) {
+      fail_and_release(r, message);
+      ++ended;
+    }
+  }
+  cohorts_.clear();  // their caches may be half-advanced
+  std::cerr << fmt::format("[serve] decode step failed ({} running requests ended): {}\n", ended,
+                           message);
+}
+
 void Engine::admit() {
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto it = queue_.begin(); it != queue_.end();) {
@@ -162,11 +195,18 @@ void Engine::admit() {
     return;  // wait for running requests to free their cache
   }
   queue_.pop_front();
+  std::unique_ptr<model::Sampler> sampler;
+  try {
+    sampler = std::make_unique<model::Sampler>(r->params().sampling);
+  } catch (const std::exception& e) {
+    r->fail(e.what());
+    recorder_.finished("error", ms_between(r->submitted, Clock::now()));
+    return;
+  }
   r->depth = depth;
   reserved_bytes_ += need;
-  prefill_.emplace(
-      Prefill{Running{r, std::make_unique<model::Sampler>(r->params().sampling), 0, need},
-              model::InferenceCache(model_.num_layers()), 0});
+  prefill_.emplace(Prefill{Running{r, std::move(sampler), 0, need},
+                           model::InferenceCache(model_.num_layers()), 0});
 }
 
 void Engine::prefill_step() {
@@ -317,9 +357,22 @@ void Engine::loop() {
       publish_gauges();
       break;
     }
-    admit();
-    prefill_step();
-    decode_step();
+    // No exception leaves the loop: a failing request ends with an error, the others carry on.
+    try {
+      admit();
+    } catch (const std::exception& e) {
+      std::cerr << fmt::format("[serve] admission failed: {}\n", e.what());
+    }
+    try {
+      prefill_step();
+    } catch (const std::exception& e) {
+      fail_prefill(e.what());
+    }
+    try {
+      decode_step();
+    } catch (const std::exception& e) {
+      fail_running(e.what());
+    }
     for (auto it = cohorts_.begin(); it != cohorts_.end();) {
       it = it->second.rows.empty() ? cohorts_.erase(it) : std::next(it);
     }

@@ -51,6 +51,8 @@ class Engine {
   EngineStats stats() const;
   const ServedModel& model() const { return model_; }
   const EngineOptions& options() const { return options_; }
+  /// Prompt + max_tokens limit in tokens (the option, or the model's positions).
+  int64_t max_context() const { return max_context_; }
 
  private:
   struct Running {
@@ -86,6 +88,12 @@ class Engine {
   /// Samples each row's token from its logits [rows, 1, V]; drops the rows that finished.
   void take_tokens(Cohort& cohort, const at::Tensor& logits);
   void finish_and_release(Running& r, const std::string& reason);
+  /// Ends `r` with an error (finish reason "error") and frees its reservation, once.
+  void fail_and_release(Running& r, const std::string& message);
+  /// The prefilling request failed: it ends with `message`, the engine carries on.
+  void fail_prefill(const std::string& message);
+  /// A decode step failed: every running request ends with `message` (their caches are suspect).
+  void fail_running(const std::string& message);
   LoadSignals signals();
   /// Copies the engine thread's gauges (running, prefilling, cache bytes) for stats().
   void publish_gauges();
@@ -95,6 +103,8 @@ class Engine {
   ServedModel& model_;
   EngineOptions options_;
   int64_t max_context_;
+  int64_t
+      sample_vocab_;  ///< ids a request may hold or be sampled: the tokenizer's, at most vocab_size
 
   mutable std::mutex mutex_;  ///< guards queue_, controller_, stopping_ and the stats counters
   std::condition_variable wake_;

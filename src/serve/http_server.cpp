@@ -7,22 +7,47 @@
 
 #include <atomic>
 #include <ctime>
+#include <mutex>
 #include <thread>
 
 #include "core/error.h"
 #include "serve/api.h"
+#include "serve/connection_threads.h"
 
 namespace dsla::serve {
+namespace {
+
+/// Waits until `state` has finished or `timeout` has passed (its text events are not needed: the
+/// body is built from the finished state); true when finished.
+bool wait_until_finished(RequestState& state, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  RequestEvent event;
+  while (!state.finished()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return false;
+    state.wait_event(event, left);
+  }
+  return true;
+}
+
+}  // namespace
 
 struct HttpServer::Impl {
   Engine& engine;
   ChatTemplate chat;
   ServerOptions options;
+  ApiLimits limits;
   httplib::Server server;
+  socket_t listen_socket = INVALID_SOCKET;  ///< the socket httplib last created for listening
+  std::mutex lifecycle;                     ///< guards serving and stopped
+  bool serving = false, stopped = false;
   std::atomic<int> open_completions{0};  ///< handlers and streams not yet done writing
 
   Impl(Engine& e, ChatTemplate c, ServerOptions o)
-      : engine(e), chat(std::move(c)), options(std::move(o)) {}
+      : engine(e),
+        chat(std::move(c)),
+        options(std::move(o)),
+        limits{e.model().name(), prompt_byte_limit(e.model().tokenizer(), e.max_context())} {}
 
   static void send_error(httplib::Response& res, const ApiError& e) {
     res.status = e.status;
@@ -32,6 +57,12 @@ struct HttpServer::Impl {
   void completions(const httplib::Request& req, httplib::Response& res, bool is_chat);
   void stream(httplib::Response& res, const ApiRequest& api,
               const std::shared_ptr<RequestState>& state, const std::string& id, int64_t created);
+  void respond_when_done(httplib::Response& res, const ApiRequest& api,
+                         const std::shared_ptr<RequestState>& state, const std::string& id,
+                         int64_t created);
+  /// The response body of a finished request: the completion, or the error it ended with.
+  std::string final_body(const ApiRequest& api, const RequestState& state, const std::string& id,
+                         int64_t created) const;
   void routes();
 };
 
@@ -41,23 +72,61 @@ void HttpServer::Impl::completions(const httplib::Request& req, httplib::Respons
   std::shared_ptr<RequestState> state;
   try {
     const Tokenizer& tok = engine.model().tokenizer();
-    api = is_chat ? parse_chat(req.body, tok, chat) : parse_completion(req.body, tok);
+    api =
+        is_chat ? parse_chat(req.body, tok, chat, limits) : parse_completion(req.body, tok, limits);
     state = engine.submit(api.params);
   } catch (const ApiError& e) {
     return send_error(res, e);
   } catch (const Error& e) {
-    return send_error(res, {engine.accepting() ? 400 : 503, e.what(), ""});
+    return send_error(res, {engine.accepting() ? 400 : 503, e.what(), "", ""});
   }
   ++open_completions;
   std::string id = fmt::format("{}-{}", is_chat ? "chatcmpl" : "cmpl", state->id());
   auto created = static_cast<int64_t>(std::time(nullptr));
   if (api.stream) return stream(res, api, state, id, created);
-  RequestEvent event;
-  while (!(state->wait_event(event, std::chrono::seconds(1)) && event.finished)) {
+  respond_when_done(res, api, state, id, created);
+}
+
+std::string HttpServer::Impl::final_body(const ApiRequest& api, const RequestState& state,
+                                         const std::string& id, int64_t created) const {
+  if (state.finish_reason() == "error") return error_body({500, state.error(), "", ""});
+  return json_text(final_response(api, state, engine.model().name(), id, created));
+}
+
+void HttpServer::Impl::respond_when_done(httplib::Response& res, const ApiRequest& api,
+                                         const std::shared_ptr<RequestState>& state,
+                                         const std::string& id, int64_t created) {
+  // A request done within a heartbeat gets a plain response with its own status.
+  const std::chrono::milliseconds heartbeat(options.heartbeat_ms);
+  if (wait_until_finished(*state, heartbeat)) {
+    res.status = state->finish_reason() == "error" ? 500 : 200;
+    res.set_content(final_body(api, *state, id, created), "application/json");
+    --open_completions;
+    return;
   }
-  res.set_content(json_text(final_response(api, *state, engine.model().name(), id, created)),
-                  "application/json");
-  --open_completions;
+  // A longer one is sent chunked: a space (JSON allows leading whitespace) every heartbeat until
+  // the body, so a client that has gone is noticed (the write fails) and its request cancelled.
+  res.set_chunked_content_provider(
+      "application/json",
+      [this, state, api, id, created, heartbeat](size_t, httplib::DataSink& sink) {
+        try {
+          bool finished = wait_until_finished(*state, heartbeat);
+          std::string data = finished ? final_body(api, *state, id, created) : " ";
+          if (!sink.write(data.data(), data.size())) {
+            state->cancel();
+            return false;
+          }
+          if (finished) sink.done();
+          return true;
+        } catch (const std::exception&) {
+          state->cancel();
+          return false;
+        }
+      },
+      [this, state](bool success) {
+        if (!success) state->cancel();
+        --open_completions;
+      });
 }
 
 namespace {
@@ -145,7 +214,7 @@ void HttpServer::Impl::routes() {
     std::string message = r.status == 404   ? fmt::format("no route {} {}", q.method, q.path)
                           : r.status == 413 ? "the request body is too large"
                                             : fmt::format("HTTP {}", r.status);
-    r.set_content(error_body({r.status, message, ""}), "application/json");
+    r.set_content(error_body({r.status, message, "", ""}), "application/json");
   });
   server.set_exception_handler(
       [](const httplib::Request&, httplib::Response& r, std::exception_ptr e) {
@@ -157,15 +226,24 @@ void HttpServer::Impl::routes() {
         } catch (...) {
         }
         r.status = 500;
-        r.set_content(error_body({500, message, ""}), "application/json");
+        r.set_content(error_body({500, message, "", ""}), "application/json");
       });
 }
 
 HttpServer::HttpServer(Engine& engine, ChatTemplate chat, ServerOptions options)
     : impl_(std::make_unique<Impl>(engine, std::move(chat), std::move(options))) {
-  int threads = impl_->options.threads;
-  impl_->server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  impl_->server.set_payload_max_length(impl_->options.max_body_bytes);
+  const ServerOptions& o = impl_->options;
+  int64_t cap = o.max_connections;
+  impl_->server.new_task_queue = [cap] { return new ConnectionThreads(cap); };
+  impl_->server.set_payload_max_length(o.max_body_bytes);
+  impl_->server.set_read_timeout(std::chrono::milliseconds(o.read_timeout_ms));
+  impl_->server.set_keep_alive_timeout(std::max<time_t>(1, o.read_timeout_ms / 1000));
+  // SO_REUSEADDR only: httplib's default SO_REUSEPORT lets a second server bind the same port.
+  impl_->server.set_socket_options([impl = impl_.get()](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    impl->listen_socket = sock;
+  });
   impl_->routes();
 }
 
@@ -173,17 +251,27 @@ HttpServer::~HttpServer() = default;
 
 int HttpServer::bind() {
   const auto& o = impl_->options;
+  int port = o.port;
   if (o.port == 0) {
-    int port = impl_->server.bind_to_any_port(o.host);
+    port = impl_->server.bind_to_any_port(o.host);
     DSLA_CHECK(port > 0, "cannot listen on {} (any port)", o.host);
-    return port;
+  } else {
+    DSLA_CHECK(impl_->server.bind_to_port(o.host, o.port),
+               "cannot listen on {}:{} (in use, or not an address of this machine)", o.host,
+               o.port);
   }
-  DSLA_CHECK(impl_->server.bind_to_port(o.host, o.port),
-             "cannot listen on {}:{} (in use, or not an address of this machine)", o.host, o.port);
-  return o.port;
+  // httplib listens with a backlog of 5: a burst of connections overflows it and their SYNs wait
+  // a second for the retry. Listening again on the bound socket raises the backlog.
+  if (impl_->listen_socket != INVALID_SOCKET) ::listen(impl_->listen_socket, SOMAXCONN);
+  return port;
 }
 
 void HttpServer::serve() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->lifecycle);
+    if (impl_->stopped) return;  // stop() came first
+    impl_->serving = true;
+  }
   impl_->server.listen_after_bind();
 }
 
@@ -195,6 +283,17 @@ void HttpServer::drain(std::chrono::milliseconds max) {
 }
 
 void HttpServer::stop() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->lifecycle);
+    impl_->stopped = true;
+    if (!impl_->serving) return;  // serve() will not start listening
+  }
+  // httplib's stop() does nothing until its listen loop has started: wait for it (briefly; a
+  // listen that failed at once never starts).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!impl_->server.is_running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   impl_->server.stop();
 }
 

@@ -62,6 +62,14 @@ void RequestState::finish(const std::string& reason) {
   publish(text.substr(0, std::min(text.size(), emitted_chars_)), true, reason);
 }
 
+void RequestState::fail(const std::string& message) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    error_ = message;
+  }
+  publish("", true, "error");  // no decode: it may be what failed
+}
+
 void RequestState::publish(const std::string& text, bool finished, const std::string& reason) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (text.size() > emitted_chars_) {
@@ -89,6 +97,7 @@ bool RequestState::wait_event(RequestEvent& out, std::chrono::milliseconds timeo
   out.new_tokens = pending_tokens_;
   out.finished = pending_finished_;
   out.finish_reason = finish_reason_;
+  out.error = error_;
   pending_text_.clear();
   pending_tokens_ = 0;
   return true;
@@ -97,6 +106,11 @@ bool RequestState::wait_event(RequestEvent& out, std::chrono::milliseconds timeo
 std::string RequestState::finish_reason() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return finished_ ? finish_reason_ : std::string();
+}
+
+std::string RequestState::error() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return error_;
 }
 
 std::string RequestState::text() const {

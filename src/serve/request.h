@@ -30,7 +30,8 @@ struct RequestEvent {
   std::string text;
   int64_t new_tokens = 0;
   bool finished = false;
-  std::string finish_reason;  ///< "stop", "length", "cancelled" or "shutdown"
+  std::string finish_reason;  ///< "stop", "length", "cancelled", "shutdown" or "error"
+  std::string error;          ///< what went wrong, with finish_reason "error"
 };
 
 class RequestState {
@@ -55,9 +56,13 @@ class RequestState {
   bool add_token(int64_t token);
   /// Ends the request early ("cancelled" or "shutdown").
   void finish(const std::string& reason);
+  /// Ends the request with finish reason "error" and `message` (the engine could not serve it).
+  void fail(const std::string& message);
   bool finished() const { return finished_; }
-  /// "stop", "length", "cancelled" or "shutdown" once finished, else empty.
+  /// "stop", "length", "cancelled", "shutdown" or "error" once finished, else empty.
   std::string finish_reason() const;
+  /// The message of a request that ended with "error", else empty.
+  std::string error() const;
   const std::vector<int64_t>& output() const { return output_; }
 
   int64_t depth = -1;  ///< the conversion depth it was admitted with
@@ -83,6 +88,7 @@ class RequestState {
   int64_t pending_tokens_ = 0;
   bool pending_finished_ = false;
   std::string finish_reason_;
+  std::string error_;
 };
 
 }  // namespace dsla::serve

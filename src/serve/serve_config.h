@@ -24,6 +24,9 @@ namespace dsla::serve {
   X(port, int64_t, 8000, checks::in_range([](double v) { return v >= 0 && v <= 65535; }, "[0, 65535]"), \
     "port (0 = any free one)")                                                                     \
   X(port_file, std::string, "", checks::none, "write the bound port into this file")              \
+  X(max_connections, int64_t, 256, checks::positive,                                              \
+    "connections served at once, a thread each (later ones wait for a free one)")                 \
+  X(read_timeout, double, 10.0, checks::positive, "seconds a connection may stay silent (requests and keep-alive)") \
   X(max_batch, int64_t, 8, checks::positive, "requests running at once")                           \
   X(max_context, int64_t, 0, checks::non_negative(" (0 = the model's positions)"),                 \
     "prompt + max_tokens limit (0 = the model's positions)")                                       \

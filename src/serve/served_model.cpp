@@ -27,7 +27,7 @@ std::unique_ptr<model::HybridModel> load_model_dir(const fs::path& dir) {
 
 ServedModel::ServedModel(model::HybridModel&& hybrid, fs::path tokenizer_dir, std::string name)
     : model::HybridModel(std::move(hybrid)),
-      tokenizer_(load_tokenizer(tokenizer_dir)),
+      tokenizer_(load_tokenizer(tokenizer_dir, model().config().vocab_size)),
       tokenizer_dir_(std::move(tokenizer_dir)),
       name_(std::move(name)) {
   model().eval();

@@ -35,5 +35,10 @@ class Tokenizer {
 /// Loads the tokenizer of an HF model directory: tokenizer.json when present, else tokenizer.model.
 /// Throws dsla::Error naming the directory when neither exists or the file is malformed.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir);
+/// load_tokenizer() for a model with `model_vocab_size` logits: refuses a tokenizer with more ids
+/// (they would index past the embeddings); fewer is a padded vocabulary, whose extra logits the
+/// samplers never choose (SamplingOptions::vocab_limit).
+std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir,
+                                          int64_t model_vocab_size);
 
 }  // namespace dsla

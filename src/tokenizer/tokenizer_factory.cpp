@@ -103,4 +103,13 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& model_dir) {
   return with_special_ids(std::make_unique<SentencePieceTokenizer>(model_path), model_dir);
 }
 
+std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& model_dir, int64_t model_vocab_size) {
+  std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(model_dir);
+  DSLA_CHECK(tokenizer->vocab_size() <= model_vocab_size,
+             "{}: the tokenizer has {} ids but the model's vocab_size is {}: its ids above {} "
+             "have no embedding (a tokenizer from another model?)",
+             model_dir.string(), tokenizer->vocab_size(), model_vocab_size, model_vocab_size - 1);
+  return tokenizer;
+}
+
 }  // namespace dsla

@@ -56,7 +56,7 @@ expect "unknown model_type" 1 "model_type 'gpt2' is not supported" -- "$dsla" in
 
 copy_model "$tmp/shape"
 sed -i 's/"hidden_size": 64/"hidden_size": 32/' "$tmp/shape/config.json"
-expect "config/weights mismatch" 1 "wrong shape" "model.safetensors" -- "$dsla" info --model "$tmp/shape"
+expect "config/weights mismatch" 1 "does not describe these weights" "model.safetensors" -- "$dsla" info --model "$tmp/shape"
 
 copy_model "$tmp/notok"
 rm -f "$tmp/notok"/tokenizer.model "$tmp/notok"/tokenizer.json
@@ -64,6 +64,15 @@ expect "missing tokenizer" 1 "$tmp/notok" "tokenizer" -- "$dsla" info --model "$
 
 expect "missing ppl file" 1 "$tmp/none.txt" "cannot open" -- "$dsla" ppl --model "$good" --file "$tmp/none.txt"
 expect "bad sampling option" 1 "top_p" -- "$dsla" generate --model "$good" -n 2 --temperature 1 --top-p 1.5
+expect "ppl file is a directory" 1 "$tmp" "not a file" -- "$dsla" ppl --model "$good" --file "$tmp"
+expect "prompt file is a directory" 1 "$tmp" "not a file" -- "$dsla" generate --model "$good" --prompt-file "$tmp"
+expect "negative new tokens" 1 "--max-new-tokens must be >= 0" -- "$dsla" generate --model "$good" -n -1
+expect "negative prompt tokens" 1 "--prompt-tokens must be >= 0" -- "$dsla" generate --model "$good" --prompt-tokens -3
+expect "negative prefill chunk" 1 "--prefill-chunk must be >= 0" -- "$dsla" generate --model "$good" --prefill-chunk -2
+expect "negative ppl context" 1 "--context must be >= 0" -- "$dsla" ppl --model "$good" --file "$good/config.json" --context -5
+expect "negative ppl stride" 1 "--stride must be >= 0" -- "$dsla" ppl --model "$good" --file "$good/config.json" --stride -1
+expect "absurd thread count" 1 "threads: 100000 is more than" -- "$dsla" info --model "$good" --threads 100000
+expect "generation bounded by the positions" 0 "generating at most" -- "$dsla" generate --model "$good" -n 1000000000 -p "Once"
 expect "bad dtype" 1 "--dtype 'int3'" -- "$dsla" info --model "$good" --dtype int3
 
 # Recipes and runs.

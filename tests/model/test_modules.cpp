@@ -110,6 +110,21 @@ TEST(Modules, SeededSamplingIsReproducibleAndFollowsTheDistribution) {
   EXPECT_EQ(greedy.next(logits.narrow(0, 0, 1)).item<int64_t>(), 0);
 }
 
+TEST(Modules, SamplersNeverChooseIdsPastTheVocabLimit) {
+  // A padded vocabulary: ids 3 and 4 have no token; their logits are the largest.
+  at::Tensor logits = at::tensor({1.0f, 2.0f, 0.5f, 9.0f, 8.0f}).unsqueeze(0).repeat({2000, 1});
+  Sampler unlimited({1.0, 0, 1.0, 3});
+  EXPECT_TRUE((unlimited.next(logits) >= 3).any().item<bool>());  // the test can fail
+  for (double temperature : {0.0, 1.0, 2.0}) {
+    Sampler s({temperature, 0, 1.0, 3, /*vocab_limit=*/3});
+    at::Tensor got = s.next(logits);
+    EXPECT_TRUE((got < 3).all().item<bool>()) << temperature;
+    if (temperature == 0.0) {
+      EXPECT_TRUE((got == 1).all().item<bool>());
+    }
+  }
+}
+
 TEST(Modules, TinyTemperaturesAndTopPAreGreedyNotNan) {
   // Token 2 is the most likely; at these settings only it can be drawn.
   at::Tensor logits = at::tensor({1.0f, 2.5f, 3.0f, -40.0f}).unsqueeze(0).repeat({64, 1});

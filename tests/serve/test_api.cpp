@@ -102,5 +102,5 @@ TEST(Api, InvalidUtf8FromTheModelBecomesReplacementCharacters) {
   std::string text;
   ASSERT_NO_THROW(text = json_text(chunk));
   EXPECT_EQ(nlohmann::json::parse(text)["choices"][0]["text"], "\xEF\xBF\xBD ok \xEF\xBF\xBD");
-  EXPECT_NO_THROW(error_body({400, "unknown field '\xFF'", "\xFF"}));
+  EXPECT_NO_THROW(error_body({400, "unknown field '\xFF'", "\xFF", ""}));
 }

@@ -9,55 +9,13 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "serve/http_server.h"
-#include "support/test_paths.h"
+#include "serve/server_fixture.h"
 
 using namespace dsla;
+using dsla::testing::ServerFixture;
 using nlohmann::json;
 
 namespace {
-
-struct ServerFixture : ::testing::Test {
-  void SetUp() override {
-    model = serve::ServedModel::load(dsla::testing::stories260k_dir());
-    serve::EngineOptions o;
-    o.max_batch = 4;
-    o.max_context = 256;
-    serve::ControllerConfig c;
-    c.fixed = true;
-    engine = std::make_unique<serve::Engine>(*model, o, c);
-    serve::ServerOptions so;
-    so.port = 0;
-    server = std::make_unique<serve::HttpServer>(
-        *engine, ChatTemplate::load(dsla::testing::stories260k_dir()), so);
-    port = server->bind();
-    thread = std::thread([this] { server->serve(); });
-  }
-  void TearDown() override {
-    engine->shutdown(std::chrono::milliseconds(0));
-    engine->join();
-    server->drain(std::chrono::seconds(5));
-    server->stop();
-    thread.join();
-  }
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", port);
-    c.set_read_timeout(60, 0);
-    return c;
-  }
-  json post(const std::string& path, const json& body, int* status = nullptr) const {
-    auto res = client().Post(path.c_str(), body.dump(), "application/json");
-    if (!res) return json{{"transport_error", httplib::to_string(res.error())}};
-    if (status) *status = res->status;
-    return json::parse(res->body);
-  }
-
-  std::unique_ptr<serve::ServedModel> model;
-  std::unique_ptr<serve::Engine> engine;
-  std::unique_ptr<serve::HttpServer> server;
-  std::thread thread;
-  int port = 0;
-};
 
 json completion(const std::string& prompt, int max_tokens) {
   return {{"prompt", prompt}, {"max_tokens", max_tokens}};
@@ -134,7 +92,8 @@ TEST_F(ServerFixture, BadRequestsGetJsonErrorsAndTheServerKeepsServing) {
   json r = post("/v1/completions", {{"prompt", "a"}, {"colour", "red"}}, &status);
   EXPECT_EQ(status, 400);
   EXPECT_EQ(r["error"]["param"], "colour");
-  r = post("/v1/completions", completion(std::string(2000, 'a'), 4), &status);  // > 256 tokens
+  r = post("/v1/completions", {{"prompt", std::vector<int64_t>(300, 5)}, {"max_tokens", 4}},
+           &status);  // > 256 tokens
   EXPECT_EQ(status, 400);
   EXPECT_NE(r["error"]["message"].get<std::string>().find("at most"), std::string::npos);
   r = post("/v1/completions", completion("a", 1000), &status);
