@@ -22,6 +22,25 @@ std::string_view strip(std::string_view s) {
   return s.substr(begin, end - begin + 1);
 }
 
+/// The offset of the first byte that is not part of UTF-8 text (a NUL, a stray continuation byte,
+/// a truncated or invalid sequence), or npos when `s` is text.
+size_t first_non_text_byte(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80             ? 1
+               : (c & 0xE0) == 0xC0 ? 2
+               : (c & 0xF0) == 0xE0 ? 3
+               : (c & 0xF8) == 0xF0 ? 4
+                                    : 0;
+    if (c == 0 || n == 0 || (n == 2 && c < 0xC2) || i + n > s.size()) return i;
+    for (size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return i;
+    }
+    i += n;
+  }
+  return std::string_view::npos;
+}
+
 void add_document(std::vector<std::string>& docs, std::string_view text) {
   const std::string_view s = strip(text);
   if (!s.empty()) docs.emplace_back(s);
@@ -83,6 +102,12 @@ std::vector<std::string> read_documents(const fs::path& file) {
       file.extension() == ".jsonl" ? read_jsonl(file, in) : read_plain_text(file, in);
   DSLA_CHECK(!docs.empty(), "{}: no documents (the file holds only whitespace or separators)",
              file.string());
+  for (size_t d = 0; d < docs.size(); ++d) {
+    size_t at = first_non_text_byte(docs[d]);
+    DSLA_CHECK(at == std::string_view::npos,
+               "{}: document {} is not UTF-8 text (byte {} of it is 0x{:02x}); a binary file?",
+               file.string(), d + 1, at, static_cast<unsigned char>(docs[d][at]));
+  }
   return docs;
 }
 

@@ -109,6 +109,25 @@ TEST(ReadDocuments, MissingOrEmptyFileNamesIt) {
   fs::remove_all(dir);
 }
 
+TEST(ReadDocuments, BinaryOrNulFilesAreRefusedNamingTheFile) {
+  const fs::path dir = testing::make_temp_dir("binary");
+  for (const auto& [name, content] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"nul.txt", std::string(64, '\0')},
+           {"elf.txt", std::string("\x7f" "ELF\x02\x01\x01\0\0\0", 12)},
+           {"latin1.txt", "caf\xe9 au lait"},
+           {"cut.txt", "ends inside a character \xe2\x82"},
+           {"nul.jsonl", "{\"text\": \"a\\u0000b\"}\n"}}) {
+    const fs::path file = write_file(dir, name, content);
+    const std::string msg = error_of([&] { read_documents(file); });
+    EXPECT_NE(msg.find(file.string()), std::string::npos) << name << ": " << msg;
+    EXPECT_NE(msg.find("not UTF-8 text"), std::string::npos) << name << ": " << msg;
+  }
+  const fs::path good = write_file(dir, "good.txt", "caf\xc3\xa9 \xe2\x80\x94 \xf0\x9f\x98\x80");
+  EXPECT_EQ(read_documents(good).size(), 1u);
+  fs::remove_all(dir);
+}
+
 TEST(TokenizeDocuments, SentencePieceSeparatesDocumentsWithBos) {
   const auto tokenizer = load_tokenizer(testing::stories260k_dir());
   ASSERT_TRUE(tokenizer->bos_id().has_value());

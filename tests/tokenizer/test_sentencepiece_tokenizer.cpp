@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "tokenizer/incremental_decoder.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "tokenizer_fixtures.h"
 
@@ -34,6 +35,20 @@ TEST(SentencePieceTokenizer, GreedyTokensDecodeToLlama2cText) {
   const std::string expected =
       read_file(stories260k_reference_dir() / "llama2c_test_all_expected_stdout.txt");
   EXPECT_EQ(stories_tokenizer().decode(ids), expected);
+}
+
+TEST(SentencePieceTokenizer, IncrementalDecodingConcatenatesToTheWholeDecode) {
+  // The 200 greedy tokens of the llama2.c reference, then text with multi-byte characters that
+  // stories260K spells in byte-fallback pieces (a character's bytes arrive over several tokens).
+  const auto greedy =
+      nlohmann::json::parse(read_file(stories260k_reference_dir() / "greedy_from_bos_200.json"));
+  auto ids = greedy.at("tokens_including_bos").get<std::vector<int64_t>>();
+  auto extra = stories_tokenizer().encode(" caf\u00e9 \u2014 na\u00efve \U0001F600 end", false);
+  ids.insert(ids.end(), extra.begin(), extra.end());
+  IncrementalDecoder decoder(stories_tokenizer());
+  std::string streamed;
+  for (int64_t id : ids) streamed += decoder.push(id);
+  EXPECT_EQ(streamed, stories_tokenizer().decode(ids));
 }
 
 TEST(SentencePieceTokenizer, MatchesPythonSentencepiece) {
