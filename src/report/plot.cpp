@@ -151,6 +151,12 @@ void render(const fs::path& png, const std::string& body) {
       std::fprintf(stderr, "[plot] gnuplot has no pngcairo terminal; using the png terminal\n");
       continue;
     }
+    if (status == 0) {  // gnuplot says nothing when the image cannot be written
+      fs::space_info space = fs::space(dir, ec);
+      DSLA_FAIL("plot {}: gnuplot wrote no image into {} ({} bytes free{})", png.string(),
+                dir.string(), ec ? 0 : space.available,
+                !ec && space.available < (1 << 20) ? ": the disk is full" : "");
+    }
     DSLA_FAIL("plot {}: gnuplot failed (exit {}): {}", png.string(), status,
               err.empty() ? std::string("no message") : err);
   }
