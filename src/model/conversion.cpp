@@ -3,6 +3,7 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <set>
 
 #include "core/error.h"
@@ -14,11 +15,25 @@ std::vector<int64_t> ConversionPlan::converted_layers() const {
   return {order.begin(), order.begin() + converted};
 }
 
+int64_t state_matched_window(const AttentionModule& teacher, const LlamaConfig& config,
+                             const DslaSettings& spec, int64_t layer) {
+  DslaSettings dual = spec;
+  dual.variant = DslaVariant::dual;
+  dual.window = 0;
+  dual.sinks = 0;
+  int64_t state_bytes =
+      DslaAttention::from_softmax(teacher, config, dual, layer)->cache_bytes_per_sequence(1);
+  int64_t token_bytes =
+      SlidingWindowAttention::from_softmax(teacher, config, 1)->cache_bytes_per_sequence(1);
+  return std::max<int64_t>(1, state_bytes / token_bytes);
+}
+
 std::shared_ptr<AttentionModule> make_student_attention(const AttentionModule& teacher,
                                                         const LlamaConfig& config,
                                                         const DslaSettings& spec, int64_t layer) {
   if (spec.variant == DslaVariant::sliding_window) {
-    int64_t window = spec.window > 0 ? spec.window : state_matched_window(config);
+    int64_t window =
+        spec.window > 0 ? spec.window : state_matched_window(teacher, config, spec, layer);
     return SlidingWindowAttention::from_softmax(teacher, config, window);
   }
   return DslaAttention::from_softmax(teacher, config, spec, layer);

@@ -22,6 +22,13 @@ struct ConversionPlan {
   std::vector<int64_t> converted_layers() const;
 };
 
+/// The sliding-window baseline's default window: as many cached bytes as the two states of the
+/// dual DSLA layer `spec` describes (its feature map and normaliser; window and sinks not counted).
+/// For identity features without a normaliser that is H * d / KVH tokens; hedgehog's 2d features
+/// and the q.z normaliser's extra column make it 2 H (d + 1) / KVH.
+int64_t state_matched_window(const AttentionModule& teacher, const LlamaConfig& config,
+                             const DslaSettings& spec, int64_t layer);
+
 /// A student attention module for layer `layer`'s `teacher` (a SoftmaxAttention) with the
 /// teacher's projections.
 std::shared_ptr<AttentionModule> make_student_attention(const AttentionModule& teacher,

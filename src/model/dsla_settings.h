@@ -51,7 +51,7 @@ DSLA_ENUM_NAMES(DslaVariant, {DslaVariant::dual, "dual"}, {DslaVariant::single, 
   X(chunk_size, int64_t, 64, checks::positive, "chunk length of the chunked DSLA kernel")          \
   X(window, int64_t, 0, checks::non_negative(""),                                                  \
     "exact softmax over the last N tokens: beside the states for dual/single (0 = off, needs normalize: qz); " \
-    "the whole layer for sliding_window (0 = as many cached numbers as the two DSLA states)")      \
+    "the whole layer for sliding_window (0 = as many cache bytes as the two states of the dual layer these settings describe)")      \
   X(sinks, int64_t, 0, checks::non_negative(""),                                                   \
     "dual/single with a window: the first S tokens are also attended exactly (never enter the states)") \
   X(window_weight, double, 10.0, checks::positive,                                                \

@@ -36,8 +36,4 @@ void SlidingWindowAttention::before_append(LayerCache& cache) {
   cache.length = keep;
 }
 
-int64_t state_matched_window(const LlamaConfig& c) {
-  return c.num_attention_heads * c.head_dim / c.num_key_value_heads;
-}
-
 }  // namespace dsla::model

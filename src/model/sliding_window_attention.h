@@ -27,8 +27,4 @@ class SlidingWindowAttention : public SoftmaxAttention {
   void before_append(LayerCache& cache) override;
 };
 
-/// The window whose KV cache holds as many numbers as a dual-state DSLA layer's two d x d states
-/// per head: 2 * H * d * d = 2 * window * KVH * d, i.e. window = H * d / KVH.
-int64_t state_matched_window(const LlamaConfig& config);
-
 }  // namespace dsla::model

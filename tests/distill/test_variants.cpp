@@ -80,7 +80,18 @@ TEST(SlidingWindow, MatchesFp64ReferenceFullAndCached) {
   auto wide = SlidingWindowAttention::from_softmax(*teacher, c, t);
   EXPECT_TRUE(
       at::allclose(wide->forward(x, ctx, nullptr), teacher->forward(x, ctx, nullptr), 1e-5, 1e-6));
-  EXPECT_EQ(state_matched_window(c), c.num_attention_heads * c.head_dim / c.num_key_value_heads);
+  // The default window holds as many cached bytes as the matching dual layer's two states.
+  const int64_t h = c.num_attention_heads, d = c.head_dim, kvh = c.num_key_value_heads;
+  DslaSettings paper;  // identity features, no normaliser: two d x d states per head
+  EXPECT_EQ(state_matched_window(*teacher, c, paper, 1), h * d / kvh);
+  DslaSettings hedgehog;
+  hedgehog.feature_map = FeatureMap::hedgehog;  // 2d features per head
+  hedgehog.normalize = Normalize::qz;           // a (d + 1)-th column for z
+  hedgehog.rope = true;
+  hedgehog.window = 16;  // the window and sinks are not state
+  hedgehog.sinks = 4;
+  EXPECT_EQ(state_matched_window(*teacher, c, hedgehog, 1),
+            2 * h * (2 * d) * (d + 1) / (2 * kvh * d));
 }
 
 TEST(SingleState, MatchesFp64Recurrence) {
