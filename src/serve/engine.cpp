@@ -143,9 +143,7 @@ void Engine::finish_and_release(Running& r, const std::string& reason) {
 void Engine::fail_and_release(Running& r, const std::string& message) {
   if (r.request->finished() && r.reserved_bytes == 0) return;  // already released
   if (!r.request->finished()) r.request->fail(message);
-  reserved_bytes_ -= r.reserved_bytes;
-  r.reserved_bytes = 0;
-  recorder_.finished("error", ms_between(r.request->submitted, Clock::now()));
+  finish_and_release(r, "error");  // finished already: releases and records its reason
 }
 
 void Engine::fail_prefill(const std::string& message) {
