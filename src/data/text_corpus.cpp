@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "core/utf8_text.h"
 
 namespace fs = std::filesystem;
 
@@ -20,25 +21,6 @@ std::string_view strip(std::string_view s) {
   if (begin == std::string_view::npos) return {};
   const size_t end = s.find_last_not_of(kWhitespace);
   return s.substr(begin, end - begin + 1);
-}
-
-/// The offset of the first byte that is not part of UTF-8 text (a NUL, a stray continuation byte,
-/// a truncated or invalid sequence), or npos when `s` is text.
-size_t first_non_text_byte(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80             ? 1
-               : (c & 0xE0) == 0xC0 ? 2
-               : (c & 0xF0) == 0xE0 ? 3
-               : (c & 0xF8) == 0xF0 ? 4
-                                    : 0;
-    if (c == 0 || n == 0 || (n == 2 && c < 0xC2) || i + n > s.size()) return i;
-    for (size_t k = 1; k < n; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return i;
-    }
-    i += n;
-  }
-  return std::string_view::npos;
 }
 
 void add_document(std::vector<std::string>& docs, std::string_view text) {

@@ -18,14 +18,13 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "io/json_file.h"
+#include "io/safetensors_header.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace dsla::io {
 namespace {
-
-constexpr uint64_t kMaxHeaderBytes = 100u << 20;  // the format's own limit is 100 MB
 
 struct DtypeName {
   const char* name;
@@ -36,73 +35,12 @@ constexpr DtypeName kDtypes[] = {{"F32", at::kFloat},  {"F16", at::kHalf}, {"BF1
                                  {"I16", at::kShort},  {"I8", at::kChar},  {"U8", at::kByte},
                                  {"BOOL", at::kBool}};
 
-at::ScalarType parse_dtype(const std::string& s, const std::string& tensor, const fs::path& file) {
+/// The LibTorch dtype of a name parse_safetensors_header() accepted.
+at::ScalarType scalar_type_of(const std::string& name) {
   for (const auto& d : kDtypes) {
-    if (s == d.name) return d.dtype;
+    if (name == d.name) return d.dtype;
   }
-  DSLA_FAIL(
-      "{}: tensor '{}' has unsupported dtype '{}' (supported: F32, F16, BF16, F64, I64, I32, "
-      "I16, I8, U8, BOOL)",
-      file.string(), tensor, s);
-}
-
-TensorEntry parse_entry(const std::string& name, const json& j, const fs::path& file) {
-  DSLA_CHECK(
-      j.is_object() && j.contains("dtype") && j.contains("shape") && j.contains("data_offsets"),
-      "{}: header entry '{}' lacks dtype, shape or data_offsets", file.string(), name);
-  TensorEntry e;
-  e.name = name;
-  e.dtype = parse_dtype(j["dtype"].get<std::string>(), name, file);
-  for (const auto& d : j["shape"]) {
-    DSLA_CHECK(d.is_number_integer() && d.get<int64_t>() >= 0,
-               "{}: tensor '{}' has an invalid shape", file.string(), name);
-    e.shape.push_back(d.get<int64_t>());
-  }
-  const json& off = j["data_offsets"];
-  DSLA_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() &&
-                 off[1].is_number_unsigned(),
-             "{}: tensor '{}' has invalid data_offsets", file.string(), name);
-  e.begin = off[0].get<uint64_t>();
-  e.end = off[1].get<uint64_t>();
-  uint64_t numel = 1;
-  for (int64_t d : e.shape) numel *= static_cast<uint64_t>(d);
-  uint64_t want = numel * at::elementSize(e.dtype);
-  DSLA_CHECK(e.end >= e.begin && e.end - e.begin == want,
-             "{}: tensor '{}' spans {} bytes but its dtype and shape need {}", file.string(), name,
-             e.end >= e.begin ? e.end - e.begin : 0, want);
-  return e;
-}
-
-void check_layout(const std::map<std::string, TensorEntry>& entries, uint64_t data_bytes,
-                  const fs::path& file) {
-  std::vector<const TensorEntry*> sorted;
-  for (const auto& [n, e] : entries) {
-    DSLA_CHECK(e.end <= data_bytes,
-               "{}: tensor '{}' ends at byte {} of the data section, past its end ({} bytes); "
-               "the file is truncated or corrupt",
-               file.string(), n, e.end, data_bytes);
-    sorted.push_back(&e);
-  }
-  std::sort(sorted.begin(), sorted.end(),
-            [](const TensorEntry* a, const TensorEntry* b) { return a->begin < b->begin; });
-  // The format's rule: the data section is covered exactly, without holes (a header length that
-  // is off by a few bytes of padding would otherwise shift every tensor).
-  uint64_t covered = 0;
-  const TensorEntry* previous = nullptr;
-  for (const TensorEntry* e : sorted) {
-    DSLA_CHECK(previous == nullptr || e->begin >= covered, "{}: tensors '{}' and '{}' overlap",
-               file.string(), previous ? previous->name : "", e->name);
-    DSLA_CHECK(e->begin == covered,
-               "{}: bytes {}..{} of the data section belong to no tensor (before '{}'); the header "
-               "length or the offsets are wrong",
-               file.string(), covered, e->begin, e->name);
-    covered = e->end;
-    previous = e;
-  }
-  DSLA_CHECK(covered == data_bytes,
-             "{}: the data section has {} bytes but the tensors cover {}; the header length or the "
-             "offsets are wrong",
-             file.string(), data_bytes, covered);
+  DSLA_FAIL("safetensors dtype '{}' has no LibTorch dtype", name);
 }
 
 }  // namespace
@@ -131,30 +69,14 @@ SafetensorsFile::SafetensorsFile(const fs::path& path) : path_(path) {
   DSLA_CHECK(mapping_->addr != MAP_FAILED, "{}: mmap failed: {}", path.string(),
              std::strerror(errno));
   mapping_->size = size;
-  const auto* bytes = static_cast<const unsigned char*>(mapping_->addr);
-  uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];  // little-endian
-  DSLA_CHECK(header_len <= kMaxHeaderBytes && 8 + header_len <= size,
-             "{}: header length {} does not fit in the file ({} bytes)", path.string(), header_len,
-             size);
-  json header;
-  try {
-    header = json::parse(bytes + 8, bytes + 8 + header_len);
-  } catch (const json::exception& e) {
-    DSLA_FAIL("{}: header is not valid JSON: {}", path.string(), e.what());
+  SafetensorsHeader header = parse_safetensors_header(
+      static_cast<const unsigned char*>(mapping_->addr), size, path.string());
+  for (auto& [name, t] : header.tensors) {
+    entries_.emplace(
+        name, TensorEntry{name, scalar_type_of(t.dtype), std::move(t.shape), t.begin, t.end});
   }
-  DSLA_CHECK(header.is_object(), "{}: header is not a JSON object", path.string());
-  for (const auto& [name, value] : header.items()) {
-    if (name == "__metadata__") {
-      for (const auto& [k, v] : value.items()) {
-        metadata_[k] = v.is_string() ? v.get<std::string>() : v.dump();
-      }
-      continue;
-    }
-    entries_.emplace(name, parse_entry(name, value, path));
-  }
-  data_offset_ = 8 + header_len;
-  check_layout(entries_, size - data_offset_, path);
+  metadata_ = std::move(header.metadata);
+  data_offset_ = header.data_offset;
 }
 
 SafetensorsFile::~SafetensorsFile() = default;

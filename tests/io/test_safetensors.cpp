@@ -136,6 +136,24 @@ TEST(Safetensors, HeaderLengthOffByThePaddingIsRefused) {
   fs::remove_all(dir);
 }
 
+TEST(Safetensors, MistypedFieldsAndOverflowingShapesAreRefused) {
+  // Each of these escaped as a JSON type_error naming no file, or (the shape) wrapped its byte size
+  // around 2^64 to an empty span whose tensor view would claim 2^66 bytes.
+  fs::path dir = make_temp_dir("st-types");
+  auto p = [&](const char* n) { return dir / n; };
+  write_raw(p("dtype.safetensors"), R"({"w":{"dtype":5,"shape":[1],"data_offsets":[0,4]}})", 4);
+  expect_bad(p("dtype.safetensors"), "unsupported dtype '5'");
+  write_raw(p("shape.safetensors"), R"({"w":{"dtype":"F32","shape":4,"data_offsets":[0,4]}})", 4);
+  expect_bad(p("shape.safetensors"), "not a list");
+  write_raw(p("meta.safetensors"),
+            R"({"__metadata__":[1],"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", 1);
+  expect_bad(p("meta.safetensors"), "__metadata__ is not a JSON object");
+  write_raw(p("wrap.safetensors"),
+            R"({"w":{"dtype":"F32","shape":[2147483648,2147483648,4],"data_offsets":[0,0]}})", 0);
+  expect_bad(p("wrap.safetensors"), "overflows 64 bits");
+  fs::remove_all(dir);
+}
+
 TEST(Safetensors, MissingFilesAreClearErrors) {
   fs::path dir = make_temp_dir("st-missing");
   try {
