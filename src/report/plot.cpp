@@ -66,6 +66,18 @@ struct TempFile {
   }
 };
 
+/// Whether `path` holds a whole PNG: the signature first and the IEND chunk last. A disk that fills
+/// up while gnuplot writes leaves a truncated file, and gnuplot still exits 0.
+bool is_complete_png(const fs::path& path) {
+  static const std::string kSignature("\x89PNG\r\n\x1a\n", 8);
+  static const std::string kEnd("\0\0\0\0IEND\xae\x42\x60\x82", 12);
+  std::ifstream f(path, std::ios::binary);
+  std::string head(8, '\0'), tail(12, '\0');
+  if (!f.read(head.data(), 8) || head != kSignature) return false;
+  if (!f.seekg(-12, std::ios::end) || !f.read(tail.data(), 12)) return false;
+  return tail == kEnd;
+}
+
 std::string unique_suffix() {
   return fmt::format("{}-{:x}", ::getpid(), std::random_device{}());
 }
@@ -139,7 +151,7 @@ void render(const fs::path& png, const std::string& body) {
                  script.path.string());
     }
     const auto [status, err] = run_gnuplot(script.path);
-    if (status == 0 && fs::is_regular_file(out.path, ec) && fs::file_size(out.path, ec) > 0) {
+    if (status == 0 && is_complete_png(out.path)) {
       fs::rename(out.path, png, ec);
       DSLA_CHECK(!ec, "plot {}: cannot move the finished image into place: {}", png.string(),
                  ec.message());
@@ -153,8 +165,8 @@ void render(const fs::path& png, const std::string& body) {
     }
     if (status == 0) {  // gnuplot says nothing when the image cannot be written
       fs::space_info space = fs::space(dir, ec);
-      DSLA_FAIL("plot {}: gnuplot wrote no image into {} ({} bytes free{})", png.string(),
-                dir.string(), ec ? 0 : space.available,
+      DSLA_FAIL("plot {}: gnuplot could not write a complete image into {} ({} bytes free{})",
+                png.string(), dir.string(), ec ? 0 : space.available,
                 !ec && space.available < (1 << 20) ? ": the disk is full" : "");
     }
     DSLA_FAIL("plot {}: gnuplot failed (exit {}): {}", png.string(), status,

@@ -1,7 +1,9 @@
 // Tests of dsla_report: line and bar charts come out as PNG files; errors name the problem.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <cmath>
+#include <csignal>
 #include <limits>
 
 #include "core/error.h"
@@ -82,6 +84,28 @@ TEST_F(Plot, GnuplotFailureQuotesItsMessage) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("gnuplot failed"), std::string::npos) << msg;
   }
+  EXPECT_TRUE(fs::is_empty(dir_));
+}
+
+TEST_F(Plot, ImageCutShortByAFullDiskIsAClearError) {
+  // A file-size limit of 1 KiB (SIGXFSZ ignored, so writes fail with EFBIG) cuts the image the way
+  // a disk filling up does: gnuplot still exits 0 and leaves a truncated PNG, which used to be
+  // moved into place as the plot.
+  struct rlimit old {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  struct rlimit small = old;
+  small.rlim_cur = 1024;
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::string msg;
+  try {
+    line_plot(dir_ / "cut.png", "t", "x", "y", {Series{"s", {0, 1, 2}, {1, 2, 3}}});
+  } catch (const Error& e) {
+    msg = e.what();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_NE(msg.find("could not write a complete image"), std::string::npos) << msg;
   EXPECT_TRUE(fs::is_empty(dir_));
 }
 
