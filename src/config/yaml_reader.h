@@ -44,7 +44,7 @@ class SectionReader {
   void finish() {
     if (!node_ || !node_.IsMap()) return;
     for (const auto& kv : node_) {
-      auto key = kv.first.as<std::string>();
+      auto key = kv.first.IsScalar() ? kv.first.Scalar() : YAML::Dump(kv.first);
       if (std::find(known_.begin(), known_.end(), key) == known_.end()) {
         errors_.push_back(
             fmt::format("{}: unknown key '{}'{}", section_, key, suggestion(key, known_)));

@@ -59,9 +59,11 @@ using Check = std::function<std::optional<std::string>(const T&)>;
 
 namespace settings_detail {
 
-/// How a JSON value is shown in messages: strings without quotes.
+/// How a JSON value is shown in messages: strings without quotes; bytes that are not UTF-8 (a
+/// command-line override can hold any) as U+FFFD.
 inline std::string shown(const nlohmann::json& j) {
-  return j.is_string() ? j.get<std::string>() : j.dump();
+  return j.is_string() ? j.get<std::string>()
+                       : j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 template <class T, class = void>

@@ -7,17 +7,9 @@
 
 #include <cstdint>
 
-namespace dsla::model {
+#include "model/sampling_options.h"
 
-struct SamplingOptions {
-  double temperature = 0.0;  ///< 0 (and anything below 1e-30) = greedy
-  int64_t top_k = 0;         ///< 0 = off
-  double top_p = 1.0;        ///< 1 = off
-  uint64_t seed = 0;
-  /// Only ids below this are ever chosen (a tokenizer with fewer ids than the model has logits, a
-  /// padded vocabulary); 0 = every logit.
-  int64_t vocab_limit = 0;
-};
+namespace dsla::model {
 
 class Sampler {
  public:

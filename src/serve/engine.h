@@ -14,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "model/sampling.h"
 #include "serve/batch_cache.h"
 #include "serve/controller.h"
 #include "serve/request.h"

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "model/sampling.h"
+#include "model/sampling_options.h"
 
 namespace dsla::serve {
 

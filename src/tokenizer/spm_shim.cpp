@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,11 +30,11 @@ extern "C" {
 __attribute__((visibility("default"))) void* dsla_spm_load(const char* path, char* err,
                                                            size_t err_cap) {
   try {
-    auto* processor = new sentencepiece::SentencePieceProcessor();
+    // Owned until loaded: Load() can also throw (a malformed protobuf), which used to leak it.
+    auto processor = std::make_unique<sentencepiece::SentencePieceProcessor>();
     const auto status = processor->Load(path);
-    if (status.ok()) return processor;
+    if (status.ok()) return processor.release();
     write_error(status.ToString(), err, err_cap);
-    delete processor;
   } catch (const std::exception& e) {
     write_error(e.what(), err, err_cap);
   }

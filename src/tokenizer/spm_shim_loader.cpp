@@ -18,8 +18,14 @@ namespace dsla::tokenizer {
 namespace {
 
 // RTLD_DEEPBIND makes libsentencepiece resolve its own symbols (FLAGS_minloglevel clashes with
-// libc10's); sanitizer runtimes refuse it, so those builds fall back to a plain local load.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// libc10's); sanitizer runtimes refuse it, so those builds fall back to a plain local load. (GCC
+// defines __SANITIZE_*__; clang 14, which builds the fuzz targets, only answers __has_feature.)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define DSLA_SANITIZER_RUNTIME 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(DSLA_SANITIZER_RUNTIME)
 constexpr int kDlopenFlags = RTLD_NOW | RTLD_LOCAL;
 #else
 constexpr int kDlopenFlags = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;

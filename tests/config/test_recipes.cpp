@@ -196,4 +196,12 @@ TEST(Recipes, BadFilesNameTheFile) {
       << load_error(d);
   fs::path q = write_recipe("- a\n- b\n");
   EXPECT_NE(load_error(q).find("top level must be a mapping"), std::string::npos);
+  // Found by tests/fuzz/fuzz_yaml: both escaped as a yaml-cpp or JSON exception naming no file.
+  fs::path k = write_recipe("distill:\n  ? [a, b]\n  : 1\n");
+  EXPECT_NE(load_error(k).find("line 2: a key must be a plain name"), std::string::npos)
+      << load_error(k);
+  fs::path u = write_recipe("data:\n  train_files: [\"a\xff\"]\n");
+  EXPECT_NE(load_error(u).find("byte 24 is not UTF-8 text (0xff)"), std::string::npos)
+      << load_error(u);
+  EXPECT_NE(load_error(u).find(u.string()), std::string::npos) << load_error(u);
 }
