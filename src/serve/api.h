@@ -36,22 +36,30 @@ struct ApiRequest {
   RequestParams params;
   bool stream = false;
   bool chat = false;
+  bool include_usage = false;  ///< stream_options.include_usage: a last chunk with the usage
+  std::string prompt_text;     ///< the prompt as sent (a string prompt), for echo
 };
 
-/// Parses a /v1/completions body (prompt as a string or a list of token ids). Throws ApiError for
-/// malformed JSON, unknown or unsupported fields, values out of range, a prompt over the byte limit
-/// (400) and a model other than the served one (404, "model_not_found").
+/// Parses a /v1/completions body (prompt as a string or a list of token ids, or a list of one of
+/// those; `logprobs` 0-20 and `echo`, with max_tokens 0 to score the prompt only). Throws ApiError
+/// for malformed JSON, unknown or unsupported fields, values out of range, a prompt over the byte
+/// limit (400) and a model other than the served one (404, "model_not_found").
 ApiRequest parse_completion(const std::string& body, const Tokenizer& tokenizer,
                             const ApiLimits& limits = {});
-/// Parses a /v1/chat/completions body; the prompt is `chat`'s rendering of the messages and the
-/// turn ends at its end-of-turn token.
+/// Parses a /v1/chat/completions body; the prompt is `chat`'s rendering of the messages (content as
+/// a string or a list of text parts; the developer role is the system role) and the turn ends at
+/// its end-of-turn token.
 ApiRequest parse_chat(const std::string& body, const Tokenizer& tokenizer, const ChatTemplate& chat,
                       const ApiLimits& limits = {});
 
-/// The non-streamed response for a finished request.
+/// The non-streamed response for a finished request; `tokenizer` gives the tokens' text of its
+/// logprobs.
 nlohmann::json final_response(const ApiRequest& api, const RequestState& r,
-                              const std::string& model_name, const std::string& id,
-                              int64_t created);
+                              const std::string& model_name, const std::string& id, int64_t created,
+                              const Tokenizer& tokenizer);
+/// The last chunk of a stream with stream_options.include_usage: no choices, the token counts.
+nlohmann::json usage_chunk(const ApiRequest& api, const RequestState& r,
+                           const std::string& model_name, const std::string& id, int64_t created);
 /// One server-sent-events chunk: new `text`, and the finish reason on the last one.
 nlohmann::json stream_chunk(const ApiRequest& api, const std::string& text,
                             const std::string& finish_reason, bool first,

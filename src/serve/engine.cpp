@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "serve/mixed_decode.h"
+#include "serve/token_logprobs.h"
 
 namespace dsla::serve {
 namespace {
@@ -47,9 +48,11 @@ std::shared_ptr<RequestState> Engine::submit(RequestParams params) {
   DSLA_CHECK(prompt >= 1, "the prompt is empty");
   DSLA_CHECK(prompt < max_context_, "the prompt has {} tokens; this server allows at most {}",
              prompt, max_context_ - 1);
-  DSLA_CHECK(params.max_tokens >= 1 && params.max_tokens <= max_context_ - prompt,  // no overflow
-             "max_tokens {} is out of range: 1 .. {} for a prompt of {} tokens", params.max_tokens,
-             max_context_ - prompt, prompt);
+  const int64_t least = params.echo ? 0 : 1;  // echo with max_tokens 0 only scores the prompt
+  DSLA_CHECK(
+      params.max_tokens >= least && params.max_tokens <= max_context_ - prompt,  // no overflow
+      "max_tokens {} is out of range: {} .. {} for a prompt of {} tokens", params.max_tokens, least,
+      max_context_ - prompt, prompt);
   for (int64_t id : params.prompt) {
     DSLA_CHECK(id >= 0 && id < sample_vocab_, "token id {} is outside the tokenizer's {} ids", id,
                sample_vocab_);
@@ -223,14 +226,34 @@ void Engine::prefill_step() {
       at::tensor(std::vector<int64_t>(prompt.begin() + p.done, prompt.begin() + p.done + n),
                  at::kLong)
           .view({1, n});
-  at::Tensor logits;  // [1, 1, V]
+  const bool score_prompt = r.params().echo && r.params().logprobs >= 0;
+  at::Tensor logits;  // [1, n, V] when scoring the prompt, else [1, 1, V]
   {
     model::DepthScope scope = model_.at_depth(r.depth);
-    logits = scope->forward(ids, p.done, &p.cache, model::LogitsFor::kLast);
+    logits = scope->forward(ids, p.done, &p.cache,
+                            score_prompt ? model::LogitsFor::kAll : model::LogitsFor::kLast);
+  }
+  if (score_prompt) {
+    // Position p.done + j predicts prompt token p.done + j + 1.
+    int64_t scored = std::min(n, total - p.done - 1);
+    std::vector<int64_t> next(prompt.begin() + p.done + 1, prompt.begin() + p.done + 1 + scored);
+    if (scored > 0) {
+      for (auto& lp : token_logprobs(logits[0].narrow(0, 0, scored), next, r.params().logprobs,
+                                     sample_vocab_)) {
+        r.add_prompt_logprob(std::move(lp));
+      }
+    }
   }
   p.done += n;
   if (p.done < total) return;
-  int64_t token = p.run.sampler->next(logits.select(1, 0)).item<int64_t>();
+  if (r.params().max_tokens == 0) {  // echo only: the prompt is scored, nothing is generated
+    finish_and_release(p.run, "length");
+    prefill_.reset();
+    return;
+  }
+  at::Tensor last = logits.select(1, logits.size(1) - 1);  // [1, V]
+  int64_t token = p.run.sampler->next(last).item<int64_t>();
+  record_output_logprob(r, last, token);
   bool done = r.add_token(token);
   recorder_.first_token(ms_between(r.submitted, r.first_token), total);
   if (done) {
@@ -242,6 +265,11 @@ void Engine::prefill_step() {
     it->second.rows.push_back(std::move(p.run));
   }
   prefill_.reset();
+}
+
+void Engine::record_output_logprob(RequestState& r, const at::Tensor& logits, int64_t token) {
+  if (r.params().logprobs < 0) return;
+  r.add_output_logprob(token_logprobs(logits, {token}, r.params().logprobs, sample_vocab_)[0]);
 }
 
 void Engine::keep_rows(Cohort& cohort, const std::vector<int64_t>& keep) {
@@ -270,6 +298,7 @@ void Engine::take_tokens(Cohort& cohort, const at::Tensor& logits) {
     Running& row = cohort.rows[i];
     at::Tensor row_logits = logits.select(1, 0).narrow(0, static_cast<int64_t>(i), 1);  // [1, V]
     int64_t token = row.sampler->next(row_logits).item<int64_t>();
+    record_output_logprob(*row.request, row_logits, token);
     Clock::time_point previous = row.request->last_token;
     bool done = row.request->add_token(token);
     recorder_.token(ms_between(previous, row.request->last_token));

@@ -88,6 +88,8 @@ class Engine {
   void drop_cancelled(Cohort& cohort);
   /// Samples each row's token from its logits [rows, 1, V]; drops the rows that finished.
   void take_tokens(Cohort& cohort, const at::Tensor& logits);
+  /// With `logprobs` requested, records the sampled `token`'s score under `logits` [1, V].
+  void record_output_logprob(RequestState& r, const at::Tensor& logits, int64_t token);
   void finish_and_release(Running& r, const std::string& reason);
   /// Ends `r` with an error (finish reason "error") and frees its reservation, once.
   void fail_and_release(Running& r, const std::string& message);

@@ -42,6 +42,7 @@ struct HttpServer::Impl {
   std::mutex lifecycle;                     ///< guards serving and stopped
   bool serving = false, stopped = false;
   std::atomic<int> open_completions{0};  ///< handlers and streams not yet done writing
+  const int64_t started = static_cast<int64_t>(std::time(nullptr));  ///< /v1/models' "created"
 
   Impl(Engine& e, ChatTemplate c, ServerOptions o)
       : engine(e),
@@ -64,6 +65,13 @@ struct HttpServer::Impl {
   std::string final_body(const ApiRequest& api, const RequestState& state, const std::string& id,
                          int64_t created) const;
   void routes();
+  /// The served model in OpenAI's /v1/models layout.
+  nlohmann::json model_card() const {
+    return {{"id", engine.model().name()},
+            {"object", "model"},
+            {"created", started},
+            {"owned_by", "dsla"}};
+  }
 };
 
 void HttpServer::Impl::completions(const httplib::Request& req, httplib::Response& res,
@@ -90,7 +98,8 @@ void HttpServer::Impl::completions(const httplib::Request& req, httplib::Respons
 std::string HttpServer::Impl::final_body(const ApiRequest& api, const RequestState& state,
                                          const std::string& id, int64_t created) const {
   if (state.finish_reason() == "error") return error_body({500, state.error(), "", ""});
-  return json_text(final_response(api, state, engine.model().name(), id, created));
+  return json_text(
+      final_response(api, state, engine.model().name(), id, created, engine.model().tokenizer()));
 }
 
 void HttpServer::Impl::respond_when_done(httplib::Response& res, const ApiRequest& api,
@@ -156,6 +165,10 @@ bool write_stream_event(RequestState& state, const ApiRequest& api, bool& first,
       return false;
     }
   }
+  if (event.finished && api.include_usage) {
+    std::string usage = "data: " + json_text(usage_chunk(api, state, model, id, created)) + "\n\n";
+    sink.write(usage.data(), usage.size());
+  }
   if (event.finished) {
     static const std::string kDone = "data: [DONE]\n\n";
     sink.write(kDone.data(), kDone.size());
@@ -194,6 +207,19 @@ void HttpServer::Impl::routes() {
   });
   server.Post("/v1/chat/completions",
               [this](const httplib::Request& q, httplib::Response& r) { completions(q, r, true); });
+  server.Get("/v1/models", [this](const httplib::Request&, httplib::Response& r) {
+    r.set_content(json_text({{"object", "list"}, {"data", {model_card()}}}), "application/json");
+  });
+  server.Get(R"(/v1/models/(.+))", [this](const httplib::Request& q, httplib::Response& r) {
+    if (q.matches[1] == engine.model().name())
+      return r.set_content(json_text(model_card()), "application/json");
+    r.status = 404;
+    r.set_content(error_body({404,
+                              fmt::format("The model '{}' does not exist; this server serves '{}'",
+                                          q.matches[1].str(), engine.model().name()),
+                              "model", "model_not_found"}),
+                  "application/json");
+  });
   server.Get("/health", [this](const httplib::Request&, httplib::Response& r) {
     EngineStats s = engine.stats();
     nlohmann::json j = {{"status", engine.accepting() ? "ok" : "shutting down"},

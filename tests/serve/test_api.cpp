@@ -51,7 +51,10 @@ TEST(Api, RefusesBadRequestsNamingTheField) {
   EXPECT_EQ(refusal("[1, 2]").status, 400);
   EXPECT_EQ(refusal(R"({"max_tokens": 3})").param, "prompt");
   EXPECT_EQ(refusal(R"({"prompt": "a", "temprature": 1})").param, "temprature");
-  EXPECT_EQ(refusal(R"({"prompt": "a", "logprobs": 2})").param, "logprobs");
+  EXPECT_EQ(refusal(R"({"prompt": "a", "logprobs": 21})").param, "logprobs");
+  EXPECT_EQ(refusal(R"({"prompt": "a", "logprobs": 1, "stream": true})").param, "logprobs");
+  EXPECT_EQ(refusal(R"({"prompt": "a", "echo": 1})").param, "echo");
+  EXPECT_EQ(refusal(R"({"prompt": "a", "frequency_penalty": 1})").param, "frequency_penalty");
   EXPECT_EQ(refusal(R"({"prompt": "a", "max_tokens": 0})").param, "max_tokens");
   EXPECT_EQ(refusal(R"({"prompt": "a", "max_tokens": "ten"})").param, "max_tokens");
   EXPECT_EQ(refusal(R"({"prompt": "a", "max_tokens": 1.5})").param, "max_tokens");
@@ -78,6 +81,37 @@ TEST(ChatTemplate, ChatMLMatchesTransformers) {
     for (const auto& m : c["messages"]) messages.push_back({m["role"], m["content"]});
     EXPECT_EQ(t.render(messages), c["expected"].get<std::string>());
   }
+}
+
+TEST(Api, ChatTakesContentPartsAndTheDeveloperRole) {
+  auto fixture = nlohmann::json::parse(
+      dsla::testing::read_file(dsla::testing::fixtures_dir() / "chat_template_smollm2.json"));
+  ChatTemplate t = ChatTemplate::from_text(fixture["chat_template"], "fixture");
+  ApiRequest parts = parse_chat(
+      R"({"messages": [{"role": "developer", "content": "Be brief."},
+                       {"role": "user", "content": [{"type": "text", "text": "Hi"},
+                                                    {"type": "text", "text": "there"}]}]})",
+      tokenizer(), t);
+  ApiRequest plain = parse_chat(
+      R"({"messages": [{"role": "system", "content": "Be brief."},
+                       {"role": "user", "content": "Hi\nthere"}]})",
+      tokenizer(), t);
+  EXPECT_EQ(parts.params.prompt, plain.params.prompt);
+  auto chat_refusal = [&](const std::string& body) {
+    try {
+      parse_chat(body, tokenizer(), t);
+    } catch (const ApiError& e) {
+      return e.param;
+    }
+    ADD_FAILURE() << "accepted: " << body;
+    return std::string();
+  };
+  EXPECT_EQ(chat_refusal(R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})"),
+            "messages");
+  EXPECT_EQ(chat_refusal(R"({"messages": [{"role": "user", "content": 5}]})"), "messages");
+  EXPECT_EQ(chat_refusal(R"({"messages": [{"role": "tool", "content": "x"}]})"), "messages");
+  EXPECT_EQ(chat_refusal(R"({"messages": [{"role": "user", "content": "x"}], "logprobs": true})"),
+            "logprobs");
 }
 
 TEST(ChatTemplate, RefusesTemplatesItCannotRender) {
