@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
+#include "model/hf_remote_files.h"
 
 namespace dsla::model {
 namespace fs = std::filesystem;
@@ -66,7 +67,12 @@ void write_export_files(LlamaForCausalLMImpl& model, const ConversionPlan& plan,
   nlohmann::json section = plan_to_json(plan);
   for (const auto& [key, value] : extra.items()) section[key] = value;
   config["dsla"] = section;
+  // transformers loads the export with trust_remote_code through these two files.
+  config["auto_map"] = {{"AutoConfig", "configuration_dsla.DslaConfig"},
+                        {"AutoModelForCausalLM", "modeling_dsla.DslaForCausalLM"}};
   write_text_atomically(dir / "config.json", config.dump(2) + "\n");
+  write_text_atomically(dir / hf_remote::kModelingFile, hf_remote::kModelingPy);
+  write_text_atomically(dir / hf_remote::kConfigurationFile, hf_remote::kConfigurationPy);
   for (const char* name : kTokenizerFiles) {
     if (fs::exists(source_dir / name)) copy_file_synced(source_dir / name, dir / name);
   }
