@@ -16,30 +16,6 @@ server=""
 trap '[ -n "$server" ] && kill -9 "$server" 2>/dev/null; rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 data="$repo/data/fixtures/lm_eval"
-mkdir -p "$work/tasks"
-cat > "$work/tasks/cloze.yaml" <<EOT
-task: dsla_cloze
-dataset_path: json
-dataset_kwargs: {data_files: {test: $data/cloze.jsonl}}
-test_split: test
-output_type: multiple_choice
-doc_to_text: "{{query}}"
-doc_to_choice: "{{choices}}"
-doc_to_target: "{{gold}}"
-target_delimiter: " "
-metric_list: [{metric: acc, aggregation: mean, higher_is_better: true}]
-EOT
-cat > "$work/tasks/starts.yaml" <<EOT
-task: dsla_starts
-dataset_path: json
-dataset_kwargs: {data_files: {test: $data/story_starts.jsonl}}
-test_split: test
-output_type: generate_until
-doc_to_text: "{{text}}"
-doc_to_target: "{{answer}}"
-generation_kwargs: {until: ["\n"], max_gen_toks: 16, do_sample: false, temperature: 0}
-metric_list: [{metric: exact_match, aggregation: mean, higher_is_better: true}]
-EOT
 cat > "$work/cloze_task.yaml" <<EOT
 schema: eval_task
 name: dsla_cloze
@@ -72,9 +48,10 @@ for _ in $(seq 600); do [ -s "$work/port" ] && break; sleep 0.1; done
 [ -s "$work/port" ] || { cat "$work/serve.log"; fail "the server did not start"; }
 port=$(cat "$work/port")
 name=$(basename "$model")
-HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 "$venv/bin/lm_eval" --model local-completions \
+# The README's command: from the repo root, the tasks of data/fixtures/lm_eval.
+(cd "$repo" && HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 "$venv/bin/lm_eval" --model local-completions \
   --model_args "base_url=http://127.0.0.1:$port/v1/completions,model=$name,tokenizer=$model,tokenizer_backend=huggingface,num_concurrent=1,max_retries=1" \
-  --tasks dsla_cloze,dsla_starts --include_path "$work/tasks" --output_path "$work/lm_eval" --log_samples \
+  --tasks dsla_cloze,dsla_starts --include_path data/fixtures/lm_eval --output_path "$work/lm_eval" --log_samples) \
   > "$work/lm_eval.log" 2>&1 || fail "lm_eval: $(tail -20 "$work/lm_eval.log")"
 kill -TERM "$server"
 wait "$server" || fail "dsla serve exited with status $?"
