@@ -48,7 +48,7 @@ for t in "${targets[@]}"; do
     -timeout=10 -rss_limit_mb=2048 -dict=tests/fuzz/dsla.dict -artifact_prefix="$findings/" \
     > "$log" 2>&1 || rc=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   result=$([ "$rc" -eq 0 ] && echo ok || echo "failed (exit $rc)")
   printf '{"target": "fuzz_%s", "seconds": %s, "runs": %s, "coverage": %s, "corpus": %s, "result": "%s", "date": "%s"}\n' \
     "$t" "$seconds" "${runs:-0}" "${cov:-0}" "$(ls "$corpus" | wc -l)" "$result" "$(date -u +%FT%TZ)" \

@@ -24,7 +24,8 @@ BAD = [  # (body, expected status): the fault list's request cases
     ({"prompt": "a", "temperature": 3}, 400),
     ({"prompt": "a", "model": "no-such-model"}, 404),
     ({"prompt": [1, 10**9]}, 400),
-    ({"prompt": "a", "logprobs": 3}, 400),
+    ({"prompt": "a", "logprobs": 21}, 400),
+    ({"prompt": "a", "presence_penalty": 0.5}, 400),
     (None, 400),  # malformed JSON
 ]
 PROMPTS = ["Once upon a time", "The little dog", "Lily wanted to", "Question: What is the capital of France?\nAnswer:",

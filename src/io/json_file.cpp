@@ -2,6 +2,7 @@
 #include "io/json_file.h"
 
 #include <fstream>
+#include <limits>
 
 #include "core/error.h"
 
@@ -17,6 +18,16 @@ nlohmann::json read_json_file(const std::filesystem::path& file) {
   } catch (const nlohmann::json::exception& e) {
     DSLA_FAIL("{}: not valid JSON (malformed JSON: {})", file.string(), e.what());
   }
+}
+
+int64_t json_integer(const nlohmann::json& j, const std::string& what) {
+  DSLA_CHECK(
+      j.is_number_integer() &&
+          (j.is_number_unsigned()
+               ? j.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
+               : true),
+      "{} must be an integer, got {}", what, json_text(j));
+  return j.get<int64_t>();
 }
 
 std::string json_text(const nlohmann::json& j, int indent) {

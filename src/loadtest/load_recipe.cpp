@@ -17,6 +17,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+constexpr double kMaxRate = 1e4;                // requests per second
+constexpr double kMaxPhaseSeconds = 7 * 86400;  // a week
+constexpr double kMaxPlannedRequests = 1e7;
+
 void read_range(const YAML::Node& node, const std::string& name, LengthRange& out,
                 std::vector<std::string>& errors) {
   config::SectionReader r(node, name, errors);
@@ -57,9 +61,20 @@ LoadRecipe read_load_recipe(const fs::path& path, const std::vector<std::string>
       pr.field("rate", p.rate);
       pr.field("seconds", p.seconds);
       pr.finish();
-      if (p.rate <= 0 || p.seconds <= 0) errors.push_back(name + ": rate and seconds must be > 0");
+      // Bounded so that planning the arrivals ends (fuzz_yaml: seconds 6e94 planned forever).
+      if (!(p.rate > 0 && p.rate <= kMaxRate && p.seconds > 0 && p.seconds <= kMaxPhaseSeconds)) {
+        errors.push_back(
+            fmt::format("{}: rate must be in (0, {}] per second and seconds in (0, {}]", name,
+                        kMaxRate, kMaxPhaseSeconds));
+      }
       c.phases.push_back(p);
     }
+  }
+  double expected = 0;
+  for (const auto& p : c.phases) expected += p.rate * p.seconds;
+  if (expected > kMaxPlannedRequests) {
+    errors.push_back(fmt::format("phases: {:.3g} requests expected; at most {:.0f}", expected,
+                                 kMaxPlannedRequests));
   }
   read_range(root["prompt_tokens"], "prompt_tokens", c.prompt_tokens, errors);
   read_range(root["max_tokens"], "max_tokens", c.max_tokens, errors);

@@ -8,6 +8,7 @@
 #include <queue>
 
 #include "core/error.h"
+#include "io/json_file.h"
 #include "tokenizer/utf8_util.h"
 
 namespace dsla::tokenizer {
@@ -47,7 +48,8 @@ BpeModel::BpeModel(const nlohmann::json& spec, const std::string& file) {
 void BpeModel::read_vocab(const nlohmann::json& vocab, const std::string& file) {
   DSLA_CHECK(vocab.is_object(), "{}: model.vocab must be an object", file);
   for (const auto& [token, id_json] : vocab.items()) {
-    const int64_t id = id_json.get<int64_t>();
+    const int64_t id =
+        io::json_integer(id_json, fmt::format("{}: the vocab id of '{}'", file, token));
     DSLA_CHECK(id >= 0 && id < (int64_t{1} << 31), "{}: vocab id {} of '{}' is out of range", file,
                id, token);
     token_to_id_[token] = static_cast<int32_t>(id);

@@ -16,9 +16,9 @@ namespace {
 
 using Json = nlohmann::json;
 
-tokenizer::AddedToken parse_added_token(const Json& entry) {
+tokenizer::AddedToken parse_added_token(const Json& entry, const std::string& file) {
   tokenizer::AddedToken token;
-  token.id = entry.at("id").get<int64_t>();
+  token.id = io::json_integer(entry.at("id"), fmt::format("{}: an added token's id", file));
   token.content = entry.at("content").get<std::string>();
   token.special = entry.value("special", false);
   token.lstrip = entry.value("lstrip", false);
@@ -50,7 +50,7 @@ void BpeTokenizer::read_added_tokens(const Json& list, const std::string& file) 
   DSLA_CHECK(list.is_array(), "{}: added_tokens must be an array", file);
   std::vector<tokenizer::AddedToken> raw, normalized;
   for (const Json& entry : list) {
-    tokenizer::AddedToken token = parse_added_token(entry);
+    tokenizer::AddedToken token = parse_added_token(entry, file);
     added_by_id_[token.id] = token;
     (token.normalized && !normalizer_->is_identity() ? normalized : raw).push_back(token);
   }
@@ -81,7 +81,8 @@ void BpeTokenizer::read_post_processor(const Json& spec, const std::string& file
     DSLA_CHECK(special_tokens.contains(name), "{}: template token '{}' has no special_tokens entry",
                file, name);
     for (const Json& id : special_tokens.at(name).at("ids")) {
-      (after_sequence ? template_suffix_ : template_prefix_).push_back(id.get<int64_t>());
+      (after_sequence ? template_suffix_ : template_prefix_)
+          .push_back(io::json_integer(id, fmt::format("{}: template token '{}' id", file, name)));
     }
   }
 }

@@ -40,7 +40,9 @@ TEST(LoadRecipe, PoissonRampFollowsItsRatesAndIsDeterministic) {
 
 TEST(LoadRecipe, ReportsEveryProblemAtOnce) {
   auto dir = dsla::testing::make_temp_dir("load_bad");
+  // (phases[1] and [2] were found by fuzz_yaml: 6e94 seconds planned arrivals forever, NaN passed)
   std::ofstream(dir / "bad.yaml") << "arrivals: poisson\nphases:\n  - {rate: -1, seconds: 5}\n"
+                                     "  - {rate: 1, seconds: 6e94}\n  - {rate: .nan, seconds: 5}\n"
                                      "prompt_tokens: {min: 50, max: 10}\nmax_token: 3\n";
   try {
     read_load_recipe(dir / "bad.yaml");
@@ -48,7 +50,9 @@ TEST(LoadRecipe, ReportsEveryProblemAtOnce) {
   } catch (const dsla::Error& e) {
     std::string m = e.what();
     EXPECT_NE(m.find("bad.yaml"), std::string::npos) << m;
-    EXPECT_NE(m.find("phases[0]: rate and seconds must be > 0"), std::string::npos) << m;
+    EXPECT_NE(m.find("phases[0]: rate must be in (0, 10000] per second"), std::string::npos) << m;
+    EXPECT_NE(m.find("phases[1]: rate must be in"), std::string::npos) << m;
+    EXPECT_NE(m.find("phases[2]: rate must be in"), std::string::npos) << m;
     EXPECT_NE(m.find("prompt_tokens: need 1 <= min <= max"), std::string::npos) << m;
     EXPECT_NE(m.find("unknown key 'max_token'"), std::string::npos) << m;
   }

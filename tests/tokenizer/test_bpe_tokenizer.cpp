@@ -174,6 +174,14 @@ TEST(BpeTokenizer, BadFilesThrowNamingTheFile) {
   spec = smol_spec();
   spec["model"].erase("vocab");
   expect_error_naming(write_tokenizer_json("bpe-novocab", spec.dump()), "vocab");
+  // Found by fuzz_tokenizer_json: a float id was converted to int64 (undefined past 2^63, 1.5
+  // became 1).
+  spec = smol_spec();
+  spec["model"]["vocab"]["Ġthe"] = 2.9e21;
+  expect_error_naming(write_tokenizer_json("bpe-floatid", spec.dump()), "must be an integer");
+  spec = smol_spec();
+  spec["added_tokens"][0]["id"] = 1.5;
+  expect_error_naming(write_tokenizer_json("bpe-floatadded", spec.dump()), "an added token's id");
 }
 
 }  // namespace
