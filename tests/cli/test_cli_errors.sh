@@ -121,7 +121,7 @@ printf 'schema: eval_task\nname: t\nkind: generate\nformat: squad\nlimit: -1\n' 
 expect "validate broken eval task" 1 "$tmp/v2.yaml" "task.data: the examples file is required" "task.limit: must be >= 0" \
   -- "$dsla" validate "$tmp/v2.yaml"
 printf 'schema: load\narrivals: poisson\nphases: [{rate: 0, seconds: 1}]\ntimeout_s: 0\n' > "$tmp/v3.yaml"
-expect "validate broken load" 1 "$tmp/v3.yaml" "rate and seconds must be > 0" "timeout_s must be > 0" \
+expect "validate broken load" 1 "$tmp/v3.yaml" "phases[0]: rate must be in (0, 10000]" "timeout_s must be > 0" \
   -- "$dsla" validate "$tmp/v3.yaml"
 printf 'schema: serve\nport: 99999\ndepth: deep\n' > "$tmp/v4.yaml"
 expect "validate broken serve" 1 "$tmp/v4.yaml" "--model DIR" "serve.port: must be in [0, 65535]" "'deep' is neither" \
