@@ -8,12 +8,25 @@
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "serve/http_server.h"
 #include "support/test_paths.h"
 
 namespace dsla::testing {
+
+/// The SSE events of a streamed response body: each "data:" payload, "[DONE]" last.
+inline std::vector<std::string> sse_payloads(const std::string& body) {
+  std::vector<std::string> out;
+  for (size_t at = 0; (at = body.find("data: ", at)) != std::string::npos;) {
+    size_t end = body.find("\n\n", at);
+    out.push_back(body.substr(at + 6, end - at - 6));
+    at = end;
+  }
+  return out;
+}
 
 struct ServerFixture : ::testing::Test {
   /// Engine and server options; a derived fixture changes them before SetUp().

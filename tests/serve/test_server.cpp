@@ -13,24 +13,13 @@
 
 using namespace dsla;
 using dsla::testing::ServerFixture;
+using dsla::testing::sse_payloads;
 using nlohmann::json;
 
 namespace {
 
 json completion(const std::string& prompt, int max_tokens) {
   return {{"prompt", prompt}, {"max_tokens", max_tokens}};
-}
-
-/// The SSE events of a streamed response body: each "data:" payload, "[DONE]" last.
-std::vector<std::string> sse_payloads(const std::string& body) {
-  std::vector<std::string> out;
-  size_t at = 0;
-  while ((at = body.find("data: ", at)) != std::string::npos) {
-    size_t end = body.find("\n\n", at);
-    out.push_back(body.substr(at + 6, end - at - 6));
-    at = end;
-  }
-  return out;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "server_fixture.h"
 
 using dsla::testing::ServerFixture;
+using dsla::testing::sse_payloads;
 using json = nlohmann::json;
 
 namespace {
@@ -35,16 +36,6 @@ HfLogits hf_logits(const std::string& name) {
   f.read(reinterpret_cast<char*>(out.values.data()),
          static_cast<std::streamsize>(out.values.size() * sizeof(float)));
   EXPECT_TRUE(f.good());
-  return out;
-}
-
-std::vector<std::string> sse_payloads(const std::string& body) {
-  std::vector<std::string> out;
-  for (size_t at = 0; (at = body.find("data: ", at)) != std::string::npos;) {
-    size_t end = body.find("\n\n", at);
-    out.push_back(body.substr(at + 6, end - at - 6));
-    at = end;
-  }
   return out;
 }
 
