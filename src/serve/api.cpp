@@ -62,12 +62,7 @@ void check_model(const nlohmann::json& j, const ApiLimits& limits) {
   if (!j.contains("model") || j["model"].is_null() || limits.model_name.empty()) return;
   if (!j["model"].is_string()) refuse("'model' must be a string", "model");
   auto name = j["model"].get<std::string>();
-  if (name != limits.model_name) {
-    throw ApiError{404,
-                   fmt::format("The model '{}' does not exist; this server serves '{}'", name,
-                               limits.model_name),
-                   "model", "model_not_found"};
-  }
+  if (name != limits.model_name) throw model_not_found(name, limits.model_name);
 }
 
 void check_prompt_bytes(size_t bytes, const ApiLimits& limits) {
@@ -346,6 +341,11 @@ nlohmann::json stream_chunk(const ApiRequest& api, const std::string& text,
                           {"choices", {choice}}};
   if (api.include_usage) chunk["usage"] = nullptr;  // OpenAI's layout: only the last chunk has it
   return chunk;
+}
+
+ApiError model_not_found(const std::string& name, const std::string& served) {
+  return {404, fmt::format("The model '{}' does not exist; this server serves '{}'", name, served),
+          "model", "model_not_found"};
 }
 
 std::string error_body(const ApiError& e) {

@@ -68,6 +68,9 @@ nlohmann::json stream_chunk(const ApiRequest& api, const std::string& text,
 /// any bytes) becomes U+FFFD instead of an exception.
 using io::json_text;
 
+/// OpenAI's 404 for a model name other than the served one (a request's "model", /v1/models/{id}).
+ApiError model_not_found(const std::string& name, const std::string& served);
+
 /// {"error": {"message", "type", "param", "code"}} (OpenAI's layout).
 std::string error_body(const ApiError& e);
 

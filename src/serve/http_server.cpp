@@ -211,14 +211,10 @@ void HttpServer::Impl::routes() {
     r.set_content(json_text({{"object", "list"}, {"data", {model_card()}}}), "application/json");
   });
   server.Get(R"(/v1/models/(.+))", [this](const httplib::Request& q, httplib::Response& r) {
-    if (q.matches[1] == engine.model().name())
+    if (q.matches[1] == engine.model().name()) {
       return r.set_content(json_text(model_card()), "application/json");
-    r.status = 404;
-    r.set_content(error_body({404,
-                              fmt::format("The model '{}' does not exist; this server serves '{}'",
-                                          q.matches[1].str(), engine.model().name()),
-                              "model", "model_not_found"}),
-                  "application/json");
+    }
+    send_error(r, model_not_found(q.matches[1].str(), engine.model().name()));
   });
   server.Get("/health", [this](const httplib::Request&, httplib::Response& r) {
     EngineStats s = engine.stats();

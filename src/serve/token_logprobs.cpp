@@ -17,14 +17,16 @@ std::vector<TokenLogprob> token_logprobs(const at::Tensor& logits,
   at::Tensor chosen = lp.gather(1, at::tensor(tokens, at::kLong).view({n, 1})).view({n});  // [n]
   at::Tensor best_values, best_ids;
   if (top > 0) std::tie(best_values, best_ids) = lp.topk(std::min(top, vocab), 1);  // [n, top]
+  auto chosen_at = chosen.accessor<double, 1>();
   std::vector<TokenLogprob> out(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     TokenLogprob& t = out[static_cast<size_t>(i)];
     t.token = tokens[static_cast<size_t>(i)];
-    t.logprob = chosen[i].item<double>();
-    for (int64_t k = 0; top > 0 && k < best_ids.size(1); ++k) {
-      t.top.emplace_back(best_ids[i][k].item<int64_t>(), best_values[i][k].item<double>());
-    }
+    t.logprob = chosen_at[i];
+    if (top <= 0) continue;
+    auto values = best_values.accessor<double, 2>();
+    auto ids = best_ids.accessor<int64_t, 2>();
+    for (int64_t k = 0; k < ids.size(1); ++k) t.top.emplace_back(ids[i][k], values[i][k]);
   }
   return out;
 }
