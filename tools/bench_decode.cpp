@@ -47,20 +47,27 @@ std::pair<double, double> memory_bandwidth() {
   return {read, copy};
 }
 
+/// Bytes of a defined tensor (0 when undefined).
+double nbytes(const at::Tensor& t) {
+  return t.defined() ? static_cast<double>(t.nbytes()) : 0.0;
+}
+
 /// A cache of `batch` rows and `context` columns with synthetic contents, room for `extra` more.
+/// A short real prefill gives every converted layer its states, window and sinks in the shapes its
+/// form needs; the softmax layers' K/V are then replaced by `context` synthetic columns.
 serve::BatchCache synthetic_cache(model::LlamaForCausalLMImpl& m, int64_t batch, int64_t context,
                                   int64_t extra) {
   const auto& c = m.config();
   int64_t hd = c.hidden_size / c.num_attention_heads;
+  int64_t prefill = std::min<int64_t>(context, 256);  // > any window + sinks the recipes use
   model::InferenceCache cache(m.num_layers());
+  m.forward(at::randint(3, c.vocab_size, {batch, prefill}, at::kLong), 0, &cache,
+            model::LogitsFor::kLast);
   for (int64_t i = 0; i < m.num_layers(); ++i) {
     model::LayerCache& l = cache.layer(i);
     if (m.layer(i).attention()->kind() == "softmax") {
       l.k = at::randn({batch, c.num_key_value_heads, context + extra, hd}) * 0.5;
       l.v = at::randn({batch, c.num_key_value_heads, context + extra, hd});
-    } else {
-      l.s1 = at::randn({batch, c.num_attention_heads, hd, hd}) * 0.01;
-      l.s2 = at::randn({batch, c.num_attention_heads, hd, hd}) * 0.01;
     }
     l.length = context;
   }
@@ -69,8 +76,10 @@ serve::BatchCache synthetic_cache(model::LlamaForCausalLMImpl& m, int64_t batch,
   return out;
 }
 
-/// Bytes one decode step reads: every weight once, softmax K/V, DSLA states (read and written).
-double step_bytes(model::LlamaForCausalLMImpl& m, int64_t batch, int64_t context) {
+/// Bytes one decode step reads: every weight once, softmax K/V of `context` tokens, and for a
+/// converted layer its states (read and written), exact-window ring and sinks (read).
+double step_bytes(model::LlamaForCausalLMImpl& m, serve::BatchCache& cache, int64_t batch,
+                  int64_t context) {
   double weights = 0;
   for (const auto& p : m.parameters(true))
     weights += static_cast<double>(p.numel() * p.element_size());
@@ -81,15 +90,17 @@ double step_bytes(model::LlamaForCausalLMImpl& m, int64_t batch, int64_t context
   }
   const auto& c = m.config();
   int64_t hd = c.hidden_size / c.num_attention_heads;
-  double cache = 0;
+  double bytes = weights;
   for (int64_t i = 0; i < m.num_layers(); ++i) {
+    const model::LayerCache& l = cache.cache().layer(i);
     if (m.layer(i).attention()->kind() == "softmax") {
-      cache += 2.0 * static_cast<double>(batch * c.num_key_value_heads * context * hd) * 4;
+      bytes += 2.0 * static_cast<double>(batch * c.num_key_value_heads * context * hd) * 4;
     } else {
-      cache += 2.0 * 2.0 * static_cast<double>(batch * c.num_attention_heads * hd * hd) * 4;
+      bytes += 2 * (nbytes(l.s1) + nbytes(l.s2)) + nbytes(l.window_k) + nbytes(l.window_v) +
+               nbytes(l.sink_k) + nbytes(l.sink_v);
     }
   }
-  return weights + cache;
+  return bytes;
 }
 
 /// Seconds for one prefill chunk of `chunk` tokens of a single request whose cache holds `context`
@@ -222,7 +233,7 @@ int main(int argc, char** argv) {
       auto t = Clock::now();
       for (int64_t s = 0; s < steps; ++s) step();
       double per_step = seconds_since(t) / static_cast<double>(steps);
-      double bytes = step_bytes(m, batch, context);
+      double bytes = step_bytes(m, cache, batch, context);
       if (depth == 0) teacher_seconds = per_step, teacher_bytes = bytes;
       double speedup = teacher_seconds > 0 ? teacher_seconds / per_step : 0;
       double bound = teacher_bytes > 0 ? teacher_bytes / bytes : 0;

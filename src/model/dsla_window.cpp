@@ -26,15 +26,26 @@ ExactPart exact_window_part(const at::Tensor& q, const WindowKeys& keys, int64_t
   at::Tensor sink_cols = (pad_b + at::arange(s, long_opts).view({1, 1, -1}));  // [B, 1, S]
   at::Tensor sink_k = s > 0 ? heads_first(keys.sink_k) : at::Tensor();         // [B, H, S, d]
   at::Tensor sink_v = s > 0 ? heads_first(keys.sink_v) : at::Tensor();
+  // Chunks of the queries and pieces of the keys by split, not by narrowing the whole tensors:
+  // the backward of narrow writes a full-size gradient per chunk (quadratic in T).
+  std::vector<at::Tensor> q_chunks = at::split(q, chunk, 1), k_pieces = at::split(keys.k, chunk, 1),
+                          v_pieces = at::split(keys.v, chunk, 1);
+  // Keys index i .. i + span - 1 of keys.k, from the pieces that hold them: [B, span, H, x].
+  auto key_span = [&](const std::vector<at::Tensor>& pieces, int64_t i, int64_t span) {
+    auto first = static_cast<size_t>(i / chunk), last = static_cast<size_t>((i + span - 1) / chunk);
+    std::vector<at::Tensor> parts(pieces.begin() + first, pieces.begin() + last + 1);
+    at::Tensor joined = parts.size() == 1 ? parts[0] : at::cat(parts, 1);
+    return joined.narrow(1, i - static_cast<int64_t>(first) * chunk, span);
+  };
   std::vector<at::Tensor> nums, dens;
   for (int64_t a = 0; a < t; a += chunk) {
     int64_t c = std::min(chunk, t - a);
     // Queries a .. a+c-1 see sequence keys a+1 .. a+window+c-1 of keys.k (index i = column
     // start - window + i).
     int64_t span = std::min(window + c, keys.k.size(1) - a);
-    at::Tensor qc = heads_first(q.narrow(1, a, c));          // [B, H, c, d]
-    at::Tensor kc = heads_first(keys.k.narrow(1, a, span));  // [B, H, span, d]
-    at::Tensor vc = heads_first(keys.v.narrow(1, a, span));  // [B, H, span, dv]
+    at::Tensor qc = heads_first(q_chunks[static_cast<size_t>(a / chunk)]);  // [B, H, c, d]
+    at::Tensor kc = heads_first(key_span(k_pieces, a, span));               // [B, H, span, d]
+    at::Tensor vc = heads_first(key_span(v_pieces, a, span));               // [B, H, span, dv]
     at::Tensor qcol = at::arange(start + a, start + a + c, long_opts).view({1, -1, 1});  // [1,c,1]
     at::Tensor kcol = at::arange(start - window + a, start - window + a + span, long_opts)
                           .view({1, 1, -1});                                         // [1,1,span]
