@@ -37,8 +37,8 @@ DslaSettings paper() {
   return DslaSettings{};
 }  // identity, no normaliser, no window, no RoPE
 
-DslaSettings with(FeatureMap map, int64_t window, int64_t sinks,
-                  DslaVariant variant = DslaVariant::dual) {
+DslaSettings qz_form(FeatureMap map, int64_t window, int64_t sinks,
+                     DslaVariant variant = DslaVariant::dual) {
   DslaSettings s;
   s.variant = variant, s.feature_map = map, s.normalize = Normalize::qz, s.rope = true;
   s.window = window, s.sinks = sinks;
@@ -50,12 +50,12 @@ const std::vector<Form>& forms() {
   static const std::vector<Form> all = {
       {"softmax (SDPA)", {}},
       {"paper: identity, no normaliser", paper()},
-      {"hedgehog + qz", with(FeatureMap::hedgehog, 0, 0)},
-      {"softmax map + qz", with(FeatureMap::softmax, 0, 0)},
-      {"hedgehog + qz + window 64 + 4 sinks", with(FeatureMap::hedgehog, 64, 4)},
-      {"hedgehog + qz + window 128 + 4 sinks (default)", with(FeatureMap::hedgehog, 128, 4)},
+      {"hedgehog + qz", qz_form(FeatureMap::hedgehog, 0, 0)},
+      {"softmax map + qz", qz_form(FeatureMap::softmax, 0, 0)},
+      {"hedgehog + qz + window 64 + 4 sinks", qz_form(FeatureMap::hedgehog, 64, 4)},
+      {"hedgehog + qz + window 128 + 4 sinks (default)", qz_form(FeatureMap::hedgehog, 128, 4)},
       {"single, hedgehog + qz + window 128 + 4 sinks",
-       with(FeatureMap::hedgehog, 128, 4, DslaVariant::single)},
+       qz_form(FeatureMap::hedgehog, 128, 4, DslaVariant::single)},
   };
   return all;
 }

@@ -21,12 +21,10 @@ nlohmann::json read_json_file(const std::filesystem::path& file) {
 }
 
 int64_t json_integer(const nlohmann::json& j, const std::string& what) {
-  DSLA_CHECK(
-      j.is_number_integer() &&
-          (j.is_number_unsigned()
-               ? j.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
-               : true),
-      "{} must be an integer, got {}", what, json_text(j));
+  constexpr auto kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  bool too_large = j.is_number_unsigned() && j.get<uint64_t>() > kMax;
+  DSLA_CHECK(j.is_number_integer() && !too_large, "{} must be an integer, got {}", what,
+             json_text(j));
   return j.get<int64_t>();
 }
 

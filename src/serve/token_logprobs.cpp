@@ -23,10 +23,14 @@ std::vector<TokenLogprob> token_logprobs(const at::Tensor& logits,
     TokenLogprob& t = out[static_cast<size_t>(i)];
     t.token = tokens[static_cast<size_t>(i)];
     t.logprob = chosen_at[i];
-    if (top <= 0) continue;
-    auto values = best_values.accessor<double, 2>();
-    auto ids = best_ids.accessor<int64_t, 2>();
-    for (int64_t k = 0; k < ids.size(1); ++k) t.top.emplace_back(ids[i][k], values[i][k]);
+  }
+  if (top <= 0) return out;
+  auto values = best_values.accessor<double, 2>();
+  auto ids = best_ids.accessor<int64_t, 2>();
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t k = 0; k < ids.size(1); ++k) {
+      out[static_cast<size_t>(i)].top.emplace_back(ids[i][k], values[i][k]);
+    }
   }
   return out;
 }
