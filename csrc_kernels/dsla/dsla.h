@@ -7,8 +7,30 @@
 
 namespace dsla::kernels {
 
-/// Which implementation runs. kAuto: chunked for prefill/training on CPU and CUDA.
-enum class DslaKernel { kAuto, kRef, kChunked, kRecurrent };
+/// Which implementation runs. kChunked: the device's own chunked kernels (CPU: chunk_*_cpu.cpp;
+/// CUDA: dsla_cuda.cu). kAten: the portable chunked implementation in ATen ops (any device,
+/// autograd by ATen). kAuto: what resolve_kernel() picks for the tensors' device.
+enum class DslaKernel { kAuto, kRef, kChunked, kRecurrent, kAten };
+
+/// What kAuto runs on `device`: the process-wide choice of set_auto_kernel() when one is set; else
+/// kChunked on CPU; on CUDA kAten, unless the environment sets DSLA_CUDA_KERNELS=custom (the custom
+/// CUDA kernels run only once tools/gpu_check.sh has passed them). Other requests pass through.
+DslaKernel resolve_kernel(DslaKernel requested, const c10::Device& device);
+
+/// Sets what kAuto means process-wide (kAuto restores the default). For tests and benchmarks.
+void set_auto_kernel(DslaKernel kernel);
+
+/// Sets what kAuto means for its lifetime, then restores the previous choice.
+class AutoKernelScope {
+ public:
+  explicit AutoKernelScope(DslaKernel kernel);
+  ~AutoKernelScope();
+  AutoKernelScope(const AutoKernelScope&) = delete;
+  AutoKernelScope& operator=(const AutoKernelScope&) = delete;
+
+ private:
+  DslaKernel previous_;
+};
 
 struct DslaOptions {
   /// Tokens per chunk of the chunked kernels (>= 1). 64 balances GEMM size against the L^2
@@ -40,7 +62,8 @@ DslaOutput dsla_attention(const at::Tensor& q, const at::Tensor& k, const at::Te
                           const DslaOptions& opts);
 
 /// Decode: updates s1, s2 (fp32 [B,H,d,dv], contiguous) in place with T_new tokens and returns
-/// o [B,T_new,H,dv] in v's dtype. No autograd.
+/// o [B,T_new,H,dv] in v's dtype. No autograd. The device's step kernel, or dsla_step_aten when
+/// resolve_kernel(kAuto) is kAten.
 at::Tensor dsla_recurrent_step(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                const at::Tensor& g1, const at::Tensor& g2, const at::Tensor& gamma,
                                at::Tensor& s1, at::Tensor& s2);
@@ -77,6 +100,19 @@ DslaOutput dsla_forward_chunked(const at::Tensor& q, const at::Tensor& k, const 
                                 const at::Tensor& s1_0, const at::Tensor& s2_0,
                                 const at::Tensor& lengths, int64_t chunk_size,
                                 bool output_final_state);
+
+/// The portable chunked forward in ATen ops (chunk_aten.cpp): any device, differentiable through
+/// ATen's autograd (no custom backward), fp32 accumulation (fp64 for fp64 inputs).
+DslaOutput dsla_forward_aten(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                             const at::Tensor& g1, const at::Tensor& g2, const at::Tensor& gamma,
+                             const at::Tensor& s1_0, const at::Tensor& s2_0,
+                             const at::Tensor& lengths, int64_t chunk_size,
+                             bool output_final_state);
+
+/// The decode step in ATen ops (any device): same contract as dsla_recurrent_step.
+at::Tensor dsla_step_aten(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                          const at::Tensor& g1, const at::Tensor& g2, const at::Tensor& gamma,
+                          at::Tensor& s1, at::Tensor& s2);
 
 /// Chunked backward: recomputes the chunk-boundary states, then walks the chunks in reverse.
 DslaGrads dsla_backward_chunked(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

@@ -33,7 +33,8 @@ DslaOutput run_forward(const variable_list& in, const at::Tensor& lengths, const
       r.o = dsla_recurrent_step(q, k, v, g1, g2, gamma, r.s1, r.s2);
       return r;
     }
-    case DslaKernel::kAuto:
+    case DslaKernel::kAuto:  // resolved before the Function runs
+    case DslaKernel::kAten:
     case DslaKernel::kChunked:
       return dsla_forward_chunked(q, k, v, g1, g2, gamma, s1_0, s2_0, lengths, o.chunk_size, true);
   }
@@ -89,8 +90,14 @@ DslaOutput dsla_attention(const at::Tensor& q, const at::Tensor& k, const at::Te
   auto opt = [](const at::Tensor& t) {
     return t.defined() ? std::optional<at::Tensor>(t) : std::optional<at::Tensor>();
   };
+  DslaOptions resolved = opts;
+  resolved.kernel = resolve_kernel(opts.kernel, q.device());
+  if (resolved.kernel == DslaKernel::kAten) {  // differentiable as it stands
+    return dsla_forward_aten(q, k, v, g1, g2, gamma, s1_0, s2_0, lengths, opts.chunk_size,
+                             opts.output_final_state);
+  }
   variable_list r =
-      DslaFunction::apply(q, k, v, g1, g2, gamma, opt(s1_0), opt(s2_0), opt(lengths), opts);
+      DslaFunction::apply(q, k, v, g1, g2, gamma, opt(s1_0), opt(s2_0), opt(lengths), resolved);
   DslaOutput out;
   out.o = r[0];
   if (opts.output_final_state) out.s1 = r[1], out.s2 = r[2];

@@ -103,4 +103,50 @@ void expect_grads_close(const DslaGrads& got, const RefResult& ref, const Inputs
   }
 }
 
+std::vector<Case> shape_matrix() {
+  auto mk = [](std::string n, int64_t B, int64_t T, int64_t H, int64_t d, int64_t dv) {
+    Case c;
+    c.name = std::move(n), c.B = B, c.T = T, c.H = H, c.d = d, c.dv = dv;
+    return c;
+  };
+  std::vector<Case> v;
+  Case c = mk("T1_d64", 1, 1, 2, 64, 64);
+  c.init_state = c.final_state = true;
+  v.push_back(c);
+  c = mk("T37_d128_B3", 3, 37, 1, 128, 128);
+  c.final_state = true;
+  v.push_back(c);
+  c = mk("T150_odd_d37_dv45_padded", 3, 150, 2, 37, 45);
+  c.init_state = c.final_state = c.padded = true;
+  v.push_back(c);
+  c = mk("T64_exact_chunk", 1, 64, 2, 64, 64);
+  c.init_state = true;
+  v.push_back(c);
+  c = mk("T130_bf16_padded", 3, 130, 2, 64, 64);
+  c.init_state = c.final_state = c.padded = true, c.dtype = at::kBFloat16;
+  v.push_back(c);
+  c = mk("T100_bf16_d128_fast_gates", 1, 100, 2, 128, 128);
+  c.dtype = at::kBFloat16, c.gates = Gates::kFast;
+  v.push_back(c);
+  c = mk("T200_extreme_gates", 1, 200, 2, 64, 64);
+  c.init_state = c.final_state = true, c.gates = Gates::kExtreme;
+  v.push_back(c);
+  c = mk("T90_all_extreme_gates", 1, 90, 1, 64, 64);
+  c.init_state = c.final_state = true, c.gates = Gates::kAllExtreme;
+  v.push_back(c);
+  c = mk("T200_near_one_gates", 1, 200, 2, 64, 64);
+  c.init_state = c.final_state = true, c.gates = Gates::kNearOne;
+  v.push_back(c);
+  c = mk("T100_chunk16_fast", 2, 100, 2, 64, 64);
+  c.final_state = true, c.chunk = 16, c.gates = Gates::kFast;
+  v.push_back(c);
+  c = mk("T20_chunk1_d16_dv8", 1, 20, 1, 16, 8);
+  c.init_state = c.final_state = true, c.chunk = 1;
+  v.push_back(c);
+  c = mk("T4096_d64", 1, 4096, 1, 64, 64);
+  c.init_state = c.final_state = true;
+  v.push_back(c);
+  return v;
+}
+
 }  // namespace dsla::kernels::test

@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <string>
+#include <vector>
 
 #include "dsla/dsla.h"
 
@@ -47,6 +48,10 @@ struct Inputs {
   at::Tensor do_, ds1, ds2;  // upstream gradients (ds* iff final_state)
 };
 Inputs make_inputs(const Case& c);
+
+/// The shapes every chunked path is tested over: T = 1 .. 4096, odd d/dv, padding, bf16, chunk
+/// sizes 1/16/64, initial and final states, typical to extreme gates.
+std::vector<Case> shape_matrix();
 
 /// The same inputs in fp64 (for the reference).
 Inputs to_f64(const Inputs& in);

@@ -49,7 +49,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(PathCase{DslaKernel::kAuto, at::kFloat, true, "auto_f32_padded"},
                       PathCase{DslaKernel::kChunked, at::kBFloat16, true, "chunked_bf16_padded"},
                       PathCase{DslaKernel::kRecurrent, at::kFloat, false, "recurrent_f32"},
-                      PathCase{DslaKernel::kRef, at::kFloat, true, "ref_f32_padded"}),
+                      PathCase{DslaKernel::kRef, at::kFloat, true, "ref_f32_padded"},
+                      PathCase{DslaKernel::kAten, at::kBFloat16, true, "aten_bf16_padded"}),
     [](const ::testing::TestParamInfo<PathCase>& i) { return std::string(i.param.name); });
 
 // Without initial states and final states: no gradient for the absent states, o only.

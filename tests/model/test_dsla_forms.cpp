@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "dsla/dsla.h"
 #include "model/dsla_attention.h"
 #include "model/rope.h"
 
@@ -204,10 +205,8 @@ double relative_error(const at::Tensor& got, const at::Tensor& want) {
          want.abs().max().item<double>();
 }
 
-class DslaForms : public ::testing::TestWithParam<Form> {};
-
-TEST_P(DslaForms, OutputsAndGradientsMatchTheFp64Reference) {
-  const Form& fm = GetParam();
+/// The layer's output and every parameter's gradient against the fp64 reference.
+void expect_matches_reference(const Form& fm) {
   LlamaConfig c = tiny_config();
   auto layer = make_layer(c, fm.settings);
   at::Tensor x = at::randn({2, 13, c.hidden_size});
@@ -231,8 +230,8 @@ TEST_P(DslaForms, OutputsAndGradientsMatchTheFp64Reference) {
   }
 }
 
-TEST_P(DslaForms, CachedPrefillAndDecodeEqualOnePass) {
-  const Form& fm = GetParam();
+/// Prefill 7, then 3 tokens, then three decode steps, against one pass; the cache's bytes.
+void expect_cached_decode_matches_one_pass(const Form& fm) {
   LlamaConfig c = tiny_config();
   auto layer = make_layer(c, fm.settings);
   torch::NoGradGuard no_grad;
@@ -254,6 +253,23 @@ TEST_P(DslaForms, CachedPrefillAndDecodeEqualOnePass) {
     if (t->defined()) held += t->numel() * t->element_size();
   }
   EXPECT_EQ(held, 2 * layer->cache_bytes_per_sequence(13)) << fm.name;
+}
+
+class DslaForms : public ::testing::TestWithParam<Form> {};
+
+TEST_P(DslaForms, OutputsAndGradientsMatchTheFp64Reference) {
+  expect_matches_reference(GetParam());
+}
+
+TEST_P(DslaForms, CachedPrefillAndDecodeEqualOnePass) {
+  expect_cached_decode_matches_one_pass(GetParam());
+}
+
+// The portable ATen chunked path and decode step (what runs on CUDA) for every form.
+TEST_P(DslaForms, PortableAtenPathMatchesTheFp64Reference) {
+  dsla::kernels::AutoKernelScope aten(dsla::kernels::DslaKernel::kAten);
+  expect_matches_reference(GetParam());
+  expect_cached_decode_matches_one_pass(GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(AllForms, DslaForms, ::testing::ValuesIn(all_forms()),
