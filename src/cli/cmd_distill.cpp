@@ -58,6 +58,7 @@ int run_distill(int argc, char** argv) {
     dist::GroupOptions group_options;
     group_options.timeout = timeout;
     group = std::make_unique<dist::Group>(*env, group_options);
+    o.local_rank = env->local_rank;
     if (r.run.threads == 0) {
       // The ranks on one machine share its cores.
       int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

@@ -12,6 +12,7 @@
 #include "core/paths.h"
 #include "core/threads.h"
 #include "eval/sweep.h"
+#include "model/device.h"
 #include "model/export.h"
 #include "model/hf_config.h"
 #include "model/weight_loader.h"
@@ -49,7 +50,8 @@ std::vector<int64_t> parse_stages(const std::string& spec, int64_t completed, in
   return out;
 }
 
-std::vector<eval::ModelSpec> run_models(const fs::path& run_dir, const std::string& stages) {
+std::vector<eval::ModelSpec> run_models(const fs::path& run_dir, const std::string& stages,
+                                        const c10::Device& device) {
   run::Run run = run::open_run(run_dir);
   const run::RunProgress& progress = run.progress;
   std::vector<eval::ModelSpec> out;
@@ -59,13 +61,17 @@ std::vector<eval::ModelSpec> run_models(const fs::path& run_dir, const std::stri
     m.converted = s;
     m.num_layers = progress.num_layers;
     m.tokenizer_dir = run.recipe.model.path;
-    m.load = [run, s] { return run::load_run_model(run, s).model; };
+    m.load = [run, s, device] {
+      model::LlamaForCausalLM loaded = run::load_run_model(run, s).model;
+      loaded->to(device);
+      return loaded;
+    };
     out.push_back(std::move(m));
   }
   return out;
 }
 
-eval::ModelSpec dir_model(const fs::path& dir) {
+eval::ModelSpec dir_model(const fs::path& dir, const c10::Device& device) {
   DSLA_CHECK(fs::is_directory(dir), "--model {}: not a directory", dir.string());
   eval::ModelSpec m;
   m.label =
@@ -74,7 +80,11 @@ eval::ModelSpec dir_model(const fs::path& dir) {
   m.converted = plan ? plan->converted : 0;
   m.num_layers = model::load_llama_config(dir).num_hidden_layers;
   m.tokenizer_dir = dir;
-  m.load = [dir] { return model::load_llama(dir); };
+  m.load = [dir, device] {
+    model::LlamaForCausalLM loaded = model::load_llama(dir);
+    loaded->to(device);
+    return loaded;
+  };
   return m;
 }
 
@@ -98,6 +108,7 @@ int run_eval(int argc, char** argv) {
       ("seed", "few-shot exemplars and distractor placement", cxxopts::value<uint64_t>()->default_value("0"))
       ("batch-size", "prompts generated together", cxxopts::value<int64_t>()->default_value("8"))
       ("threads", "intra-op threads (0 = number of cores)", cxxopts::value<int>()->default_value("0"))
+      ("device", "cpu, cuda or cuda:N", cxxopts::value<std::string>()->default_value("cpu"))
       ("h,help", "show this help");
   // clang-format on
   auto parsed = parse_or_help(options, argc, argv);
@@ -112,15 +123,16 @@ int run_eval(int argc, char** argv) {
     tasks.push_back(eval::load_task(f));
   }
   init_threads(args["threads"].as<int>());
+  c10::Device device = model::resolve_device(args["device"].as<std::string>(), "--device");
   std::vector<eval::ModelSpec> models;
   if (args.count("run") != 0) {
-    models = run_models(args["run"].as<std::string>(), args["stages"].as<std::string>());
+    models = run_models(args["run"].as<std::string>(), args["stages"].as<std::string>(), device);
   }
   if (args.count("model") != 0) {
     for (const auto& d : args["model"].as<std::vector<std::string>>())
-      models.push_back(dir_model(d));
+      models.push_back(dir_model(d, device));
   }
-  if (models.empty()) models.push_back(dir_model(default_model_dir()));
+  if (models.empty()) models.push_back(dir_model(default_model_dir(), device));
   eval::EvalSettings settings;
   settings.limit = args["limit"].as<int64_t>();
   settings.seed = args["seed"].as<uint64_t>();

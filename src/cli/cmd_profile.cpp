@@ -9,6 +9,7 @@
 #include "cli/recipe_options.h"
 #include "core/threads.h"
 #include "distill/driver.h"
+#include "model/device.h"
 #include "model/weight_loader.h"
 
 namespace dsla::cli {
@@ -23,6 +24,7 @@ int run_profile(int argc, char** argv) {
   config::Recipe r = load_recipe_from_options(*parsed);
   init_threads(r.run.threads);
   model::LlamaForCausalLM model = model::load_llama(r.model.path, r.model.dtype);
+  model->to(model::resolve_device(r.run.device, "run.device"));
   for (auto& p : model->parameters(true)) p.set_requires_grad(false);
   auto tokenizer = load_tokenizer(r.model.path, model->config().vocab_size);
   distill::Corpus corpus = distill::load_corpus(r, *tokenizer);

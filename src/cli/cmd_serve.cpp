@@ -13,6 +13,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/threads.h"
+#include "model/device.h"
 #include "serve/http_server.h"
 #include "serve/serve_config.h"
 #include "serve/served_model.h"
@@ -63,7 +64,8 @@ int run_serve(int argc, char** argv) {
   if (!parsed) return 0;
   serve::ServeConfig cfg = serve_config(*parsed);
   init_threads(cfg.threads);
-  auto model = serve::ServedModel::load(cfg.model);
+  c10::Device device = model::resolve_device(cfg.device, "--device");
+  auto model = serve::ServedModel::load(cfg.model, device);
   serve::EngineOptions eo = serve::engine_options(cfg);
   serve::ControllerConfig cc = serve::controller_config(cfg, *model);
   if (cc.quality_max_depth) {

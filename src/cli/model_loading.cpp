@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/paths.h"
 #include "core/threads.h"
+#include "model/device.h"
 #include "model/weight_loader.h"
 
 namespace dsla::cli {
@@ -29,6 +30,7 @@ void add_model_options(cxxopts::Options& options) {
        cxxopts::value<std::string>()->default_value(default_model_dir().string()))
       ("threads", "intra-op threads (0 = number of cores)", cxxopts::value<int>()->default_value("0"))
       ("dtype", "weight dtype: float32 or bfloat16", cxxopts::value<std::string>()->default_value("float32"))
+      ("device", "cpu, cuda or cuda:N", cxxopts::value<std::string>()->default_value("cpu"))
       ("h,help", "show this help");
   // clang-format on
 }
@@ -46,14 +48,16 @@ std::optional<cxxopts::ParseResult> parse_or_help(cxxopts::Options& options, int
 LoadedModel load_model_from_options(const cxxopts::ParseResult& args, bool with_tokenizer) {
   LoadedModel m;
   m.threads = init_threads(args["threads"].as<int>());
+  m.device = model::resolve_device(args["device"].as<std::string>(), "--device");
   m.dir = args["model"].as<std::string>();
   DSLA_CHECK(std::filesystem::is_directory(m.dir), "--model {}: not a directory", m.dir.string());
   auto t0 = std::chrono::steady_clock::now();
   m.model = model::load_llama(m.dir, parse_dtype(args["dtype"].as<std::string>()));
+  m.model->to(m.device);
   if (with_tokenizer) m.tokenizer = load_tokenizer(m.dir, m.model->config().vocab_size);
   m.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::fprintf(stderr, "[dsla] loaded %s in %.2f s (%d threads)\n", m.dir.c_str(), m.load_seconds,
-               m.threads);
+  std::fprintf(stderr, "[dsla] loaded %s in %.2f s (%s, %d threads)\n", m.dir.c_str(),
+               m.load_seconds, m.device.str().c_str(), m.threads);
   return m;
 }
 

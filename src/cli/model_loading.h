@@ -11,7 +11,7 @@
 
 namespace dsla::cli {
 
-/// Adds --model, --threads and --dtype to `options`.
+/// Adds --model, --threads, --dtype and --device to `options`.
 void add_model_options(cxxopts::Options& options);
 
 struct LoadedModel {
@@ -20,6 +20,7 @@ struct LoadedModel {
   std::unique_ptr<Tokenizer> tokenizer;
   double load_seconds = 0;
   int threads = 0;
+  c10::Device device{c10::kCPU};  ///< where the model's weights are
 };
 
 /// Sets threads, then loads the model and tokenizer named by the parsed options; logs a one-line

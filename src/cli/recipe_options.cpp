@@ -13,7 +13,8 @@ void add_recipe_options(cxxopts::Options& options) {
   options.add_options("recipe")
       ("recipe", "recipe YAML file", cxxopts::value<std::string>())
       ("set", "override, section.key=value (repeatable)", cxxopts::value<std::vector<std::string>>())
-      ("run-dir", "run directory (overrides run.dir)", cxxopts::value<std::string>());
+      ("run-dir", "run directory (overrides run.dir)", cxxopts::value<std::string>())
+      ("device", "cpu, cuda or cuda:N (overrides run.device)", cxxopts::value<std::string>());
   // clang-format on
   options.parse_positional({"recipe"});
   options.positional_help("RECIPE");
@@ -35,7 +36,10 @@ std::vector<std::string> set_overrides(const cxxopts::ParseResult& args) {
 config::Recipe load_recipe_from_options(const cxxopts::ParseResult& args) {
   DSLA_CHECK(args.count("recipe") != 0, "a recipe file is required (see --help)");
   std::string path = args["recipe"].as<std::string>();
-  config::Recipe recipe = config::load_recipe(path, set_overrides(args));
+  std::vector<std::string> overrides = set_overrides(args);
+  if (args.count("device") != 0)
+    overrides.push_back("run.device=" + args["device"].as<std::string>());
+  config::Recipe recipe = config::load_recipe(path, overrides);
   if (args.count("run-dir") != 0) recipe.run.dir = args["run-dir"].as<std::string>();
   auto problems = config::validate_recipe(recipe, /*check_files=*/true);
   DSLA_CHECK(problems.empty(), "{}: {} problem(s):\n  {}", path, problems.size(),

@@ -119,7 +119,8 @@ struct DistillSection {
 #define DSLA_RUN_SETTINGS(X)                                                                       \
   X(dir, std::string, "runs/default", checks::required(), "run directory")                         \
   X(threads, int, 0, checks::non_negative(" (0 = number of cores)"), "intra-op threads; 0 = number of cores") \
-  X(seed, uint64_t, 0, checks::none, "random seed")
+  X(seed, uint64_t, 0, checks::none, "random seed")                                                \
+  X(device, std::string, "cpu", checks::device(), "device of the models and batches: cpu, cuda or cuda:N")
 // clang-format on
 struct RunSection {
   DSLA_RUN_SETTINGS(DSLA_SETTING_MEMBER)

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/device_spec.h"
 #include "core/suggest.h"
 
 namespace dsla {
@@ -348,6 +349,11 @@ inline auto in_range(std::function<bool(double)> ok, const char* text) {
     if (ok(v)) return std::nullopt;
     return fmt::format("must be in {}, got {}", text, v);
   };
+}
+
+/// A device name: cpu, cuda or cuda:N (core/device_spec.h).
+inline auto device() {
+  return [](const std::string& v) { return device_spec_error(v); };
 }
 
 /// A non-empty string or list; `message` when empty.

@@ -18,6 +18,7 @@
 #include "distill/end_to_end.h"
 #include "distill/report.h"
 #include "distill/transfer_phase.h"
+#include "model/device.h"
 #include "model/export.h"
 #include "model/weight_loader.h"
 
@@ -56,13 +57,30 @@ SensitivityReport profile_layers(model::LlamaForCausalLMImpl& model, const confi
   return report;
 }
 
+namespace {
+
+/// run.device, where a data-parallel job's plain "cuda" gives each rank the GPU of its local rank.
+c10::Device run_device(const std::string& spec, int world_size, int local_rank) {
+  if (spec == "cuda" && world_size > 1) {
+    return model::resolve_device(fmt::format("cuda:{}", local_rank),
+                                 "run.device cuda (LOCAL_RANK)");
+  }
+  return model::resolve_device(spec, "run.device");
+}
+
+}  // namespace
+
 std::vector<std::string> recipe_changes(const config::Recipe& recipe,
                                         const run::RunDirectory& dir) {
   if (!fs::exists(dir.progress_file()) || !fs::exists(dir.recipe_file())) return {};
   config::Recipe started = config::load_recipe(dir.recipe_file());
-  static const char* const kFree[] = {"run.threads",       "run.dir",
-                                      "distill.fraction",  "distill.eval_every",
-                                      "distill.log_every", "distill.checkpoint_every"};
+  static const char* const kFree[] = {"run.threads",
+                                      "run.dir",
+                                      "run.device",
+                                      "distill.fraction",
+                                      "distill.eval_every",
+                                      "distill.log_every",
+                                      "distill.checkpoint_every"};
   std::vector<std::string> out;
   for (auto& change : config::differing_recipe_settings(started, recipe)) {
     bool free = false;
@@ -323,6 +341,7 @@ run::RunProgress run_distill(const config::Recipe& recipe, const DistillOptions&
   dist::Group& group = options.group ? *options.group : single;
   init_threads(options.threads > 0 ? options.threads : r.run.threads);
   model::LlamaForCausalLM model = model::load_llama(r.model.path, r.model.dtype);
+  model->to(run_device(r.run.device, group.size(), options.local_rank));
   for (auto& p : model->parameters(true)) p.set_requires_grad(false);
   for (const auto& kind : model::attention_kinds(*model)) {
     DSLA_CHECK(kind == "softmax",

@@ -25,7 +25,8 @@ struct DistillOptions {
   /// The data-parallel job this process is a rank of; null = a single-process run. Only rank 0
   /// touches the run directory (the others receive the progress and the completed stages).
   dist::Group* group = nullptr;
-  int threads = 0;  ///< intra-op threads; 0 = the recipe's run.threads
+  int threads = 0;     ///< intra-op threads; 0 = the recipe's run.threads
+  int local_rank = 0;  ///< this rank's index on its machine: run.device cuda means cuda:local_rank
   /// Stop at the first checkpoint (a parallel transfer checkpoint or a completed stage) after
   /// this many seconds, throwing RunStopped (distill/loop_state.h); 0 = no limit.
   double time_limit_s = 0;
@@ -35,9 +36,9 @@ struct DistillOptions {
 };
 
 /// The settings of `recipe` that differ from the recipe.yaml a run directory was started with and
-/// change what training does: all but run.threads, run.dir, distill.fraction (more stages),
-/// distill.eval_every, distill.log_every and distill.checkpoint_every. Empty when the directory
-/// holds no started run.
+/// change what training does: all but run.threads, run.dir, run.device, distill.fraction (more
+/// stages), distill.eval_every, distill.log_every and distill.checkpoint_every. Empty when the
+/// directory holds no started run.
 std::vector<std::string> recipe_changes(const config::Recipe& recipe, const run::RunDirectory& dir);
 
 /// Runs chained distillation as the recipe says and returns the final progress. Stage k converts

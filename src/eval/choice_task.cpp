@@ -50,6 +50,7 @@ std::vector<double> log_likelihoods(model::LlamaForCausalLMImpl& model,
     ids[i].narrow(0, 0, static_cast<int64_t>(r.size())).copy_(at::tensor(r, at::kLong));
   }
   // Right padding needs no mask: causal positions before the padding never see it.
+  ids = ids.to(model.device());
   at::Tensor hidden = model.hidden_states(ids, 0, nullptr);  // [B, T, hidden]
   std::vector<double> out;
   for (int64_t i = 0; i < b; ++i) {

@@ -214,7 +214,8 @@ at::Tensor DslaAttention::forward(const at::Tensor& x, const AttentionContext& c
     q = apply_rotary(q, ctx.cos, ctx.sin);
     k = apply_rotary(k, ctx.cos, ctx.sin);
   }
-  at::Tensor pad = ctx.pad.defined() ? ctx.pad.to(at::kLong) : at::zeros({b}, at::kLong);
+  at::Tensor pad = ctx.pad.defined() ? ctx.pad.to(x.device(), at::kLong)
+                                     : at::zeros({b}, x.options().dtype(at::kLong));
   // With a window, the states take the token that leaves it: the N buffered tokens (zeros before
   // the first call) then this call's, [B, N + T, KVH, d] at columns start - N ..
   at::Tensor all_k = k, all_v = v;
@@ -226,7 +227,7 @@ at::Tensor DslaAttention::forward(const at::Tensor& x, const AttentionContext& c
     all_k = at::cat({buf_k, k}, 1);
     all_v = at::cat({buf_v, v}, 1);
   }
-  at::Tensor entering = entering_mask(start, t, n, options_.sinks, pad).to(x.device());  // [B, T]
+  at::Tensor entering = entering_mask(start, t, n, options_.sinks, pad);  // [B, T]
   // Repeated to all heads once: the states read the first T, the exact window all N + T.
   at::Tensor k_heads = all_heads(all_k), v_heads = all_heads(all_v);
   at::Tensor k_in = k_heads.narrow(1, 0, t), v_in = v_heads.narrow(1, 0, t);

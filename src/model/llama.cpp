@@ -35,6 +35,10 @@ DecoderLayerImpl& LlamaForCausalLMImpl::layer(int64_t i) {
   return *model->layers->ptr<DecoderLayerImpl>(static_cast<size_t>(i));
 }
 
+c10::Device LlamaForCausalLMImpl::device() const {
+  return model->embed_tokens->weight.device();
+}
+
 at::Tensor LlamaForCausalLMImpl::hidden_states(const at::Tensor& ids, int64_t start_pos,
                                                InferenceCache* cache, const at::Tensor& pad) {
   DSLA_CHECK(ids.dim() == 2, "input ids must be [batch, tokens], got {} dims", ids.dim());
@@ -44,7 +48,7 @@ at::Tensor LlamaForCausalLMImpl::hidden_states(const at::Tensor& ids, int64_t st
   DSLA_CHECK(!pad.defined() || (pad.dim() == 1 && pad.size(0) == ids.size(0)),
              "pad must be [batch] = [{}]", ids.size(0));
   AttentionContext ctx = make_context(start_pos, ids.size(1), pad);
-  at::Tensor h = model->embed_tokens->forward(ids);
+  at::Tensor h = model->embed_tokens->forward(ids.to(device()));
   return model->norm->forward(forward_layers(h, 0, num_layers(), own_attention(ctx, cache)));
 }
 
@@ -70,13 +74,14 @@ AttentionContext LlamaForCausalLMImpl::make_context(int64_t start_pos, int64_t t
                                                     const at::Tensor& pad) {
   AttentionContext ctx;
   ctx.start_pos = start_pos;
+  rope_.to(device());
   if (!pad.defined()) {
     std::tie(ctx.cos, ctx.sin) = rope_.table(start_pos, tokens);
     return ctx;
   }
-  ctx.pad = pad.to(at::kLong);
+  ctx.pad = pad.to(device(), at::kLong);
   // [1, T] columns - [B, 1] padding = [B, T] positions (negative on padding, clamped to 0).
-  at::Tensor columns = at::arange(start_pos, start_pos + tokens, at::kLong).unsqueeze(0);
+  at::Tensor columns = at::arange(start_pos, start_pos + tokens, ctx.pad.options()).unsqueeze(0);
   std::tie(ctx.cos, ctx.sin) = rope_.table_at(columns - ctx.pad.unsqueeze(1));
   return ctx;
 }
@@ -86,7 +91,7 @@ at::Tensor LlamaForCausalLMImpl::residual_before(const at::Tensor& ids, int64_t 
   DSLA_CHECK(layer_index >= 0 && layer_index <= config_.num_hidden_layers,
              "layer {} out of range [0, {}]", layer_index, config_.num_hidden_layers);
   AttentionContext ctx = make_context(0, ids.size(1));
-  at::Tensor h = model->embed_tokens->forward(ids);
+  at::Tensor h = model->embed_tokens->forward(ids.to(device()));
   return forward_layers(h, 0, layer_index, own_attention(ctx, nullptr));
 }
 

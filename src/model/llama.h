@@ -60,6 +60,8 @@ class LlamaForCausalLMImpl : public torch::nn::Module {
 
   const LlamaConfig& config() const { return config_; }
   int64_t num_layers() const { return config_.num_hidden_layers; }
+  /// Where the weights are (inputs on another device are moved there on entry).
+  c10::Device device() const;
   DecoderLayerImpl& layer(int64_t i);
   RotaryEmbedding& rope() { return rope_; }
   InferenceCache make_cache() const { return InferenceCache(config_.num_hidden_layers); }

@@ -26,7 +26,8 @@ PerplexityResult compute_perplexity(LlamaForCausalLMImpl& model, const std::vect
   auto n = static_cast<int64_t>(tokens.size());
   if (o.max_tokens > 0) n = std::min(n, o.max_tokens + (o.bos_id ? 0 : 1));
   DSLA_CHECK(n >= (o.bos_id ? 1 : 2), "text has too few tokens ({}) to score", n);
-  at::Tensor all = at::tensor(tokens, at::kLong).narrow(0, 0, n);
+  // On the model's device: windows, logits and targets meet there; only the sums come back.
+  at::Tensor all = at::tensor(tokens, at::kLong).narrow(0, 0, n).to(model.device());
   PerplexityResult r;
   std::optional<ProgressBar> bar;
   if (o.progress) bar.emplace("ppl", o.bos_id ? n : n - 1, "tok");
@@ -34,7 +35,7 @@ PerplexityResult compute_perplexity(LlamaForCausalLMImpl& model, const std::vect
   for (int64_t end = std::min(n, o.stride); scored_until < n; end = std::min(n, end + o.stride)) {
     int64_t begin = std::max<int64_t>(0, end - o.context);
     at::Tensor window = all.slice(0, begin, end);
-    if (o.bos_id) window = at::cat({at::tensor({*o.bos_id}, at::kLong), window});
+    if (o.bos_id) window = at::cat({at::full({1}, *o.bos_id, window.options()), window});
     int64_t offset = o.bos_id ? 1 : 0;  // index in `window` of text token `begin`
     at::Tensor logits = model.forward(window.unsqueeze(0)).squeeze(0);  // [W, vocab]
     // logits at window index i predict window[i + 1]; score text tokens [scored_until, end).

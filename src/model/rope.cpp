@@ -41,11 +41,16 @@ RotaryEmbedding::RotaryEmbedding(const LlamaConfig& config) : head_dim_(config.h
 }
 
 void RotaryEmbedding::grow(int64_t positions) {
-  at::Tensor t = at::arange(positions, at::kFloat);
+  at::Tensor t = at::arange(positions, inv_freq_.options());
   at::Tensor freqs = at::outer(t, inv_freq_);    // [P, head_dim/2]
   at::Tensor emb = at::cat({freqs, freqs}, -1);  // [P, head_dim]
   cos_ = emb.cos();
   sin_ = emb.sin();
+}
+
+void RotaryEmbedding::to(const c10::Device& device) {
+  if (cos_.device() == device) return;
+  inv_freq_ = inv_freq_.to(device), cos_ = cos_.to(device), sin_ = sin_.to(device);
 }
 
 std::pair<at::Tensor, at::Tensor> RotaryEmbedding::table(int64_t start, int64_t length) {
@@ -55,7 +60,7 @@ std::pair<at::Tensor, at::Tensor> RotaryEmbedding::table(int64_t start, int64_t 
 }
 
 std::pair<at::Tensor, at::Tensor> RotaryEmbedding::table_at(const at::Tensor& positions) {
-  at::Tensor pos = positions.clamp_min(0);
+  at::Tensor pos = positions.to(cos_.device()).clamp_min(0);
   int64_t need = pos.numel() ? pos.max().item<int64_t>() + 1 : 0;
   if (need > cos_.size(0)) grow(std::max(need, 2 * cos_.size(0)));
   at::Tensor flat = pos.reshape({-1});

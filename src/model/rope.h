@@ -15,6 +15,8 @@ class RotaryEmbedding {
   std::pair<at::Tensor, at::Tensor> table(int64_t start, int64_t length);
   /// cos and sin [B, T, head_dim] for integer positions [B, T] (clamped at 0).
   std::pair<at::Tensor, at::Tensor> table_at(const at::Tensor& positions);
+  /// Keeps the tables on `device` (the model's), so no call copies them there.
+  void to(const c10::Device& device);
   /// The inverse frequencies [head_dim / 2], after scaling.
   const at::Tensor& inv_freq() const { return inv_freq_; }
 

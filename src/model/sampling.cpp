@@ -44,13 +44,15 @@ at::Tensor Sampler::next(const at::Tensor& logits) {
   if (options_.vocab_limit > 0 && options_.vocab_limit < l.size(-1))
     l = l.narrow(-1, 0, options_.vocab_limit);  // [B, vocab_limit]: ids past it are never chosen
   // Below 1e-30 a temperature is not a float's worth of difference from greedy (and 1/T overflows).
-  if (options_.temperature < 1e-30) return l.argmax(-1);
+  if (options_.temperature < 1e-30) return l.argmax(-1).cpu();
   // Each row's largest logit is shifted to 0 before scaling, so any temperature >= 1e-30 gives a
   // row that keeps a 0 and is finite or -inf elsewhere: its softmax is never NaN.
   at::Tensor scaled = (l - std::get<0>(l.max(-1, /*keepdim=*/true))) / options_.temperature;
   at::Tensor filtered = filter_top_k_top_p(scaled, options_.top_k, options_.top_p);
   at::Tensor probs = at::softmax(filtered, -1);
-  return at::multinomial(probs, 1, false, generator_).squeeze(-1);
+  // Drawn on the CPU (the seeded generator is a CPU one): the same seed gives the same text on
+  // every device; [B, vocab] probabilities per step is a small copy.
+  return at::multinomial(probs.cpu(), 1, false, generator_).squeeze(-1);
 }
 
 }  // namespace dsla::model

@@ -14,7 +14,7 @@ namespace dsla::model {
 class Sampler {
  public:
   explicit Sampler(const SamplingOptions& options);
-  /// logits: [B, vocab] -> token ids [B] int64.
+  /// logits: [B, vocab] on any device -> token ids [B] int64 on the CPU (callers read them).
   at::Tensor next(const at::Tensor& logits);
 
  private:

@@ -47,8 +47,9 @@ RunModel load_run_model(const fs::path& dir, std::optional<int64_t> stage) {
   return load_run_model(open_run(dir), stage);
 }
 
-std::unique_ptr<model::HybridModel> load_run_hybrid(const Run& run) {
+std::unique_ptr<model::HybridModel> load_run_hybrid(const Run& run, const c10::Device& device) {
   model::LlamaForCausalLM m = model::load_llama(run.recipe.model.path, run.recipe.model.dtype);
+  m->to(device);  // before the plan: converted layers are made on the teacher's device
   std::vector<std::shared_ptr<model::AttentionModule>> teacher;
   for (int64_t i = 0; i < m->num_layers(); ++i) teacher.push_back(m->layer(i).attention());
   model::apply_plan(*m, run.progress.plan);

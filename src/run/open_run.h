@@ -39,7 +39,8 @@ struct RunModel {
 RunModel load_run_model(const Run& run, std::optional<int64_t> stage);
 RunModel load_run_model(const std::filesystem::path& dir, std::optional<int64_t> stage);
 
-/// The teacher with every completed stage loaded: depths 0 .. stages.
-std::unique_ptr<model::HybridModel> load_run_hybrid(const Run& run);
+/// The teacher with every completed stage loaded: depths 0 .. stages, on `device`.
+std::unique_ptr<model::HybridModel> load_run_hybrid(const Run& run,
+                                                    const c10::Device& device = c10::kCPU);
 
 }  // namespace dsla::run

@@ -54,7 +54,8 @@ namespace dsla::serve {
   X(decisions, std::string, "", checks::none, "append depth decisions (JSONL) to this file")       \
   X(drain_seconds, double, 30.0, checks::non_negative(),                                           \
     "on SIGINT/SIGTERM, let running requests finish this long")                                    \
-  X(threads, int, 0, checks::non_negative(" (0 = cores)"), "intra-op threads (0 = cores)")
+  X(threads, int, 0, checks::non_negative(" (0 = cores)"), "intra-op threads (0 = cores)")        \
+  X(device, std::string, "cpu", checks::device(), "device of the model: cpu, cuda or cuda:N")
 // clang-format on
 
 struct ServeConfig {

@@ -11,8 +11,9 @@ namespace fs = std::filesystem;
 namespace {
 
 /// An HF or exported directory: its converted layers are all it has (min depth = max depth).
-std::unique_ptr<model::HybridModel> load_model_dir(const fs::path& dir) {
+std::unique_ptr<model::HybridModel> load_model_dir(const fs::path& dir, const c10::Device& device) {
   model::LlamaForCausalLM m = model::load_llama(dir);
+  m->to(device);
   std::vector<int64_t> order;
   if (auto plan = model::read_conversion_plan(dir)) {
     order.assign(plan->order.begin(), plan->order.begin() + plan->converted);
@@ -39,15 +40,15 @@ ServedModel::ServedModel(model::HybridModel&& hybrid, fs::path tokenizer_dir, st
   }
 }
 
-std::unique_ptr<ServedModel> ServedModel::load(const fs::path& dir) {
+std::unique_ptr<ServedModel> ServedModel::load(const fs::path& dir, const c10::Device& device) {
   std::string name = fs::absolute(dir).lexically_normal().filename().string();
   if (run::is_run_directory(dir)) {
     run::Run run = run::open_run(dir);
-    auto hybrid = run::load_run_hybrid(run);
+    auto hybrid = run::load_run_hybrid(run, device);
     return std::unique_ptr<ServedModel>(
         new ServedModel(std::move(*hybrid), run.recipe.model.path, name));
   }
-  auto hybrid = load_model_dir(dir);
+  auto hybrid = load_model_dir(dir, device);
   return std::unique_ptr<ServedModel>(new ServedModel(std::move(*hybrid), dir, name));
 }
 

@@ -16,7 +16,8 @@ class ServedModel : public model::HybridModel {
   /// Loads a `dsla distill` run directory (depths 0..stages) or a plain or exported HF directory
   /// (served at its own depth only: an export keeps no teacher attention for its converted layers).
   /// Throws dsla::Error naming the directory.
-  static std::unique_ptr<ServedModel> load(const std::filesystem::path& dir);
+  static std::unique_ptr<ServedModel> load(const std::filesystem::path& dir,
+                                           const c10::Device& device = c10::kCPU);
 
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   /// The directory the tokenizer and its config come from.

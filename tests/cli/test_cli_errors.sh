@@ -29,6 +29,9 @@ expect() {
   fi
 }
 
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+repo_tasks="$repo/recipes/eval"
+
 copy_model() {  # copy_model DIR: a writable copy of the good model
   mkdir -p "$1" && cp "$good"/* "$1"/ && chmod -R u+w "$1"
 }
@@ -75,8 +78,20 @@ expect "absurd thread count" 1 "threads: 100000 is more than" -- "$dsla" info --
 expect "generation bounded by the positions" 0 "generating at most" -- "$dsla" generate --model "$good" -n 1000000000 -p "Once"
 expect "bad dtype" 1 "--dtype 'int3'" -- "$dsla" info --model "$good" --dtype int3
 
+# Devices: a malformed name, CUDA where there is none (on a machine without a GPU), and cpu itself.
+expect "bad device name" 1 "--device: 'tpu' is not a device: expected cpu, cuda or cuda:N" -- \
+  "$dsla" info --model "$good" --device tpu
+expect "eval bad device name" 1 "--device: 'gpu0' is not a device" -- \
+  "$dsla" eval --task "$repo_tasks/squad.yaml" --model "$good" --out "$tmp/e" --device gpu0
+expect "generate on cpu" 0 "(cpu," -- "$dsla" generate --model "$good" -n 2 -p "Once" --device cpu
+if ! nvidia-smi -L > /dev/null 2>&1; then
+  expect "cuda without a GPU" 1 "--device cuda: no CUDA device is available here" -- \
+    "$dsla" generate --model "$good" -n 2 --device cuda
+  expect "ppl cuda:1 without a GPU" 1 "--device cuda:1: no CUDA device" -- \
+    "$dsla" ppl --model "$good" --file "$good/config.json" --device cuda:1
+fi
+
 # Recipes and runs.
-repo="$(cd "$(dirname "$0")/../.." && pwd)"
 expect "distill without recipe" 1 "recipe file is required" -- "$dsla" distill
 printf 'model:\n  path: %s\n  dtpye: float32\n' "$good" > "$tmp/typo.yaml"
 expect "recipe typo" 1 "$tmp/typo.yaml" "dtpye" "did you mean 'dtype'" -- "$dsla" distill "$tmp/typo.yaml"
@@ -100,6 +115,14 @@ expect "time limit reached: exit 75, resumable" 75 "time limit reached" "continu
   "$dsla" distill "$repo/recipes/stories260k/distill.yaml" --run-dir "$tmp/limit" --time-limit 1e-6 \
   --set distill.order=deepest_first --set distill.steps_per_layer=4 --set distill.checkpoint_every=2 \
   --set data.max_eval_tokens=512
+expect "recipe device name" 1 "run.device: 'gpu' is not a device" -- \
+  "$dsla" validate --no-file-checks "$repo/recipes/stories260k/distill.yaml" --set run.device=gpu
+expect "distill --device name" 1 "run.device: 'cuda:x' is not a device" -- \
+  "$dsla" distill "$repo/recipes/stories260k/distill.yaml" --run-dir "$tmp/dev" --device cuda:x
+if ! nvidia-smi -L > /dev/null 2>&1; then
+  expect "distill on cuda without a GPU" 1 "run.device cuda: no CUDA device is available here" -- \
+    "$dsla" distill "$repo/recipes/stories260k/distill.yaml" --run-dir "$tmp/dev" --device cuda
+fi
 expect "unknown end-to-end adapter" 1 "distill.e2e_adapter: 'lroa' is not one of: lora, full" -- \
   "$dsla" validate --no-file-checks "$repo/recipes/stories260k/distill.yaml" --set distill.e2e_adapter=lroa
 # dsla fit-report: a form's settings go through the layer's settings table and its cross-checks.
@@ -129,6 +152,7 @@ expect "validate broken serve" 1 "$tmp/v4.yaml" "--model DIR" "serve.port: must 
 printf 'schema: blueprint\n' > "$tmp/v5.yaml"
 expect "validate unknown schema" 1 "$tmp/v5.yaml" "schema 'blueprint' is not one of" -- "$dsla" validate "$tmp/v5.yaml"
 expect "serve flag out of range" 1 "serve.port: must be in [0, 65535], got 99999" -- "$dsla" serve --model "$good" --port 99999
+expect "serve device name" 1 "serve.device: 'cudaa' is not a device" -- "$dsla" serve --model "$good" --device cudaa
 expect "serve flag of the wrong type" 1 "serve.max_batch: cannot read 'many' as an integer" \
   -- "$dsla" serve --model "$good" --max-batch many
 expect "export of a missing run" 1 "$tmp/norun" "no such run directory" -- "$dsla" export --run "$tmp/norun" --out "$tmp/x"
