@@ -5,10 +5,11 @@
 // With --mixed it also times a step of two half batches at depth 0 and the deepest depth: one pass
 // (serve::decode_mixed, what dsla serve runs) against one forward per depth.
 // Usage: bench_decode RUN_DIR [--batch 8] [--contexts 4096,8192] [--depths 0,0.25,0.5,0.75,1]
-//                     [--steps 6] [--prefill-chunk C] [--mixed] [--json OUT]
+//                     [--steps 6] [--prefill-chunk C] [--mixed] [--json OUT] [--device cpu|cuda]
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <fmt/format.h>
+#include <torch/cuda.h>
 
 #include <chrono>
 #include <cstdio>
@@ -17,6 +18,7 @@
 #include <sstream>
 
 #include "core/threads.h"
+#include "model/device.h"
 #include "model/dsla_attention.h"
 #include "serve/batch_cache.h"
 #include "serve/mixed_decode.h"
@@ -26,6 +28,13 @@ using namespace dsla;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+c10::Device bench_device = c10::kCPU;  // --device
+
+/// Waits for the device's queued work, so the clock reads what the GPU did (a no-op on the CPU).
+void wait_for_device() {
+  if (bench_device.is_cuda()) torch::cuda::synchronize(bench_device.index());
+}
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -113,6 +122,7 @@ double prefill_chunk_seconds(model::LlamaForCausalLMImpl& m, int64_t context, in
   for (int64_t r = 0; r <= repeats; ++r) {  // the first is a warm-up
     auto t = Clock::now();
     m.forward(ids, context, &cache.cache(), model::LogitsFor::kLast);
+    wait_for_device();
     if (r > 0) best = std::min(best, seconds_since(t));
     for (int64_t i = 0; i < m.num_layers(); ++i) cache.cache().layer(i).length = context;
   }
@@ -147,8 +157,10 @@ std::pair<double, double> mixed_step_seconds(serve::ServedModel& h, int64_t batc
   };
   auto time = [&](auto&& step) {
     step();  // warm-up
+    wait_for_device();
     auto t = Clock::now();
     for (int64_t s = 0; s < steps; ++s) step();
+    wait_for_device();
     return seconds_since(t) / static_cast<double>(steps);
   };
   double separate = time(per_depth);
@@ -165,11 +177,11 @@ std::vector<std::string> split(const std::string& s) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   if (argc < 2) {
     std::fprintf(stderr,
                  "usage: bench_decode RUN_DIR [--batch B] [--contexts a,b] "
-                 "[--depths f,...] [--steps N] [--prefill-chunk C] [--json OUT]\n");
+                 "[--depths f,...] [--steps N] [--prefill-chunk C] [--json OUT] [--device D]\n");
     return 2;
   }
   std::string run = argv[1], contexts = "4096,8192", depths = "0,0.25,0.5,0.75,1", json_out;
@@ -199,6 +211,8 @@ int main(int argc, char** argv) {
       prefill_chunk = std::stoll(v);
     else if (k == "--json")
       json_out = v;
+    else if (k == "--device")
+      bench_device = model::resolve_device(v, "--device");
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -206,7 +220,7 @@ int main(int argc, char** argv) {
   }
   int threads = init_threads(0);
   c10::InferenceMode guard;
-  auto model = serve::ServedModel::load(run);
+  auto model = serve::ServedModel::load(run, bench_device);
   auto [read_bw, copy_bw] = memory_bandwidth();
   std::printf("machine: %d threads; memory bandwidth: read %.1f GB/s, copy %.1f GB/s\n", threads,
               read_bw / 1e9, copy_bw / 1e9);
@@ -230,8 +244,10 @@ int main(int argc, char** argv) {
         cache.advance();
       };
       step();  // warm-up
+      wait_for_device();
       auto t = Clock::now();
       for (int64_t s = 0; s < steps; ++s) step();
+      wait_for_device();
       double per_step = seconds_since(t) / static_cast<double>(steps);
       double bytes = step_bytes(m, cache, batch, context);
       if (depth == 0) teacher_seconds = per_step, teacher_bytes = bytes;
@@ -307,4 +323,7 @@ int main(int argc, char** argv) {
         {"rows", rows}}.dump(1);
   }
   return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "bench_decode: %s\n", e.what());
+  return 1;
 }

@@ -87,7 +87,7 @@ done
 step generate_export 60 "$dsla" generate --model "$run/export" -p "Once upon a time" -n 60 --device "$device"
 
 # 5. SmolLM2-135M's shapes (random weights made here): the recipe's parallel transfer on the device (tokens/s),
-#    then greedy decode of the teacher and of the converted model (--stats-json: prefill and decode tokens/s).
+#    bench_decode over its depths, then greedy decode of the teacher and of the converted model (--stats-json).
 smol=$work/smollm2
 smol_steps=${GPU_CHECK_SMOL_STEPS:-10}
 smol_fraction=${GPU_CHECK_SMOL_FRACTION:-1.0}
@@ -98,6 +98,10 @@ step smollm2_distill 240 "$dsla" distill "$repo/recipes/smollm2_135m/distill.yam
   --set "data.train_weights=[1]" --set "data.eval_files=[$sample]" --set distill.steps_per_layer="$smol_steps" \
   --set distill.eval_every=0 --set distill.fraction="$smol_fraction"
 step smollm2_export 120 "$dsla" export --run "$work/run_smollm2" --out "$work/run_smollm2/export"
+# Decode steps of the run's depths (teacher .. all converted) against the teacher, batch 8, synthetic caches.
+contexts=${GPU_CHECK_DECODE_CONTEXTS:-4096,8192}
+step bench_decode 180 "$carry/bin/bench_decode" "$work/run_smollm2" --device "$device" --contexts "$contexts" \
+  --depths 0,0.5,1 --steps 6 --json "$work/bench_decode.json"
 for m in "$smol" "$work/run_smollm2/export"; do
   name=decode_$(basename "$m")
   step "$name" 120 bash -c "'$dsla' generate --model '$m' --device $device --prompt-tokens 1024 \

@@ -70,6 +70,8 @@ def main():
         "distill_stories260k": tokens_per_s(out / "run260"),
         "distill_smollm2_random": tokens_per_s(out / "run_smollm2"),
         "decode": {f.stem: lines(f) for f in sorted(out.glob("decode_*.jsonl"))},
+        "bench_decode": json.loads((out / "bench_decode.json").read_text()).get("rows")
+        if (out / "bench_decode.json").exists() else None,
     }
     print(json.dumps(summary, indent=1))
 

@@ -13,10 +13,11 @@ grep -q "^DSLA_WITH_CUDA:BOOL=ON" "$build/CMakeCache.txt" || {
   echo "gpu_pack: $build is not a CUDA build (DSLA_WITH_CUDA=OFF): the check needs the CUDA kernels" >&2
   exit 1
 }
-ninja -C "$build" dsla test_kernels test_kernels_cuda dsla_bench_device >/dev/null
+ninja -C "$build" dsla test_kernels test_kernels_cuda dsla_bench_device bench_decode >/dev/null
 rm -rf .gpu_carry
 mkdir -p .gpu_carry/bin .gpu_carry/lib .gpu_carry/assets/datasets/tinystories_val_sample
-for b in src/dsla tests/kernels/test_kernels tests/kernels/test_kernels_cuda tools/dsla_bench_device; do
+for b in src/dsla tests/kernels/test_kernels tests/kernels/test_kernels_cuda tools/dsla_bench_device \
+  tools/bench_decode; do
   strip -o ".gpu_carry/bin/$(basename "$b")" "$build/$b"
 done
 # The libraries ld.so resolves here that the GPU machine's python3 (torch, nvidia-* wheels) and glibc do not

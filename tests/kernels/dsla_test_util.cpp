@@ -103,6 +103,67 @@ void expect_grads_close(const DslaGrads& got, const RefResult& ref, const Inputs
   }
 }
 
+Inputs on_device(const Inputs& in, const c10::Device& device) {
+  auto f = [&](const at::Tensor& t) { return t.defined() ? t.to(device) : t; };
+  Inputs r;
+  r.q = f(in.q), r.k = f(in.k), r.v = f(in.v), r.g1 = f(in.g1), r.g2 = f(in.g2);
+  r.gamma = f(in.gamma), r.s1_0 = f(in.s1_0), r.s2_0 = f(in.s2_0), r.lengths = f(in.lengths);
+  r.do_ = f(in.do_), r.ds1 = f(in.ds1), r.ds2 = f(in.ds2);
+  return r;
+}
+
+namespace {
+
+at::Tensor cpu_or_undefined(const at::Tensor& t) {
+  return t.defined() ? t.cpu() : t;
+}
+
+}  // namespace
+
+void expect_autograd_matches_ref(const Case& c, const c10::Device& device,
+                                 const LeafForward& forward, const std::string& what) {
+  Inputs in = make_inputs(c);
+  Inputs in64 = to_f64(in);
+  RefResult ref = run_ref(in64, /*final_state=*/true);
+  Inputs dev = on_device(in, device);
+  std::vector<at::Tensor> leaves = {dev.q,  dev.k,     dev.v,    dev.g1,
+                                    dev.g2, dev.gamma, dev.s1_0, dev.s2_0};
+  for (auto& t : leaves) {
+    if (t.defined()) t = t.detach().requires_grad_(true);
+  }
+  DslaOutput out = forward(leaves, dev.lengths);
+  ASSERT_EQ(out.o.scalar_type(), c.dtype) << what;
+  EXPECT_LT(rel_rms(out.o.cpu(), ref.out.o), tol_out(c.dtype)) << what << " o";
+  EXPECT_LT(rel_rms(out.s1.cpu(), ref.out.s1), kTolF32) << what << " s1";
+  EXPECT_LT(rel_rms(out.s2.cpu(), ref.out.s2), kTolF32) << what << " s2";
+  // The loss is formed from o upcast, so a bf16 case's upstream gradient equals the reference's.
+  at::Tensor loss = (out.o.to(at::kFloat) * dev.do_.to(at::kFloat)).sum();
+  if (dev.ds1.defined()) loss = loss + (out.s1 * dev.ds1).sum() + (out.s2 * dev.ds2).sum();
+  loss.backward();
+  auto grad = [](const at::Tensor& t) { return t.defined() ? cpu_or_undefined(t.grad()) : t; };
+  DslaGrads got{grad(leaves[0]), grad(leaves[1]), grad(leaves[2]), grad(leaves[3]),
+                grad(leaves[4]), grad(leaves[5]), grad(leaves[6]), grad(leaves[7])};
+  ASSERT_EQ(got.dq.scalar_type(), c.dtype) << what;
+  ASSERT_TRUE(got.dq.isfinite().all().item<bool>() && got.dg1.isfinite().all().item<bool>());
+  expect_grads_close(got, ref, in64, tol_grad(c.dtype), what);
+}
+
+void expect_step_matches_ref(const Case& c, const c10::Device& device, const StepFn& step) {
+  Inputs in = make_inputs(c);
+  Inputs in64 = to_f64(in);
+  DslaOutput ref = dsla_forward_ref(in64.q, in64.k, in64.v, in64.g1, in64.g2, in64.gamma, in64.s1_0,
+                                    in64.s2_0, {}, true);
+  Inputs dev = on_device(in, device);
+  auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
+  at::Tensor s1 = c.init_state ? dev.s1_0.clone() : at::zeros({c.B, c.H, c.d, c.dv}, f32);
+  at::Tensor s2 = c.init_state ? dev.s2_0.clone() : at::zeros({c.B, c.H, c.d, c.dv}, f32);
+  at::Tensor o = step(dev, s1, s2);
+  EXPECT_EQ(o.scalar_type(), c.dtype);
+  EXPECT_LT(rel_rms(o.cpu(), ref.o), tol_out(c.dtype)) << "o";
+  EXPECT_LT(rel_rms(s1.cpu(), ref.s1), kTolF32) << "s1";
+  EXPECT_LT(rel_rms(s2.cpu(), ref.s2), kTolF32) << "s2";
+}
+
 std::vector<Case> shape_matrix() {
   auto mk = [](std::string n, int64_t B, int64_t T, int64_t H, int64_t d, int64_t dv) {
     Case c;

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,9 @@ Inputs make_inputs(const Case& c);
 /// sizes 1/16/64, initial and final states, typical to extreme gates.
 std::vector<Case> shape_matrix();
 
+/// The same inputs on `device`.
+Inputs on_device(const Inputs& in, const c10::Device& device);
+
 /// The same inputs in fp64 (for the reference).
 Inputs to_f64(const Inputs& in);
 
@@ -73,6 +77,24 @@ inline double tol_out(at::ScalarType t) {
 inline double tol_grad(at::ScalarType t) {
   return t == at::kBFloat16 ? kTolBF16 : kTolGradF32;
 }
+
+/// A forward on leaf tensors {q, k, v, g1, g2, gamma, s1_0, s2_0} (s*_0 undefined when unused) and
+/// the case's lengths (undefined unless padded).
+using LeafForward =
+    std::function<DslaOutput(const std::vector<at::Tensor>& leaves, const at::Tensor& lengths)>;
+
+/// Runs `forward` on leaf copies of the inputs (on `device`), backpropagates the case's upstream
+/// gradients (do, and ds1, ds2 when it has them) through ATen's autograd, and EXPECTs o, the final
+/// states and every gradient against the fp64 reference.
+void expect_autograd_matches_ref(const Case& c, const c10::Device& device,
+                                 const LeafForward& forward, const std::string& what);
+
+/// A decode step with dsla_recurrent_step's contract (updates s1, s2 in place, returns o).
+using StepFn = std::function<at::Tensor(const Inputs& in, at::Tensor& s1, at::Tensor& s2)>;
+
+/// Runs `step` over the case's T tokens from its initial states (zeros without) on `device` and
+/// EXPECTs o, s1 and s2 against the fp64 reference.
+void expect_step_matches_ref(const Case& c, const c10::Device& device, const StepFn& step);
 
 /// EXPECTs every gradient of `got` against `ref` (with `what` in the messages).
 void expect_grads_close(const DslaGrads& got, const RefResult& ref, const Inputs& in64, double tol,

@@ -16,44 +16,21 @@ class DslaAten : public ::testing::TestWithParam<Case> {};
 
 TEST_P(DslaAten, ValuesStatesAndGradientsMatchRef) {
   const Case& c = GetParam();
-  Inputs in = make_inputs(c);
-  Inputs in64 = to_f64(in);
-  RefResult ref = run_ref(in64, /*final_state=*/true);
-  std::vector<at::Tensor> leaves = {in.q, in.k, in.v, in.g1, in.g2, in.gamma, in.s1_0, in.s2_0};
-  for (auto& t : leaves) {
-    if (t.defined()) t = t.detach().requires_grad_(true);
-  }
-  DslaOutput out = dsla_forward_aten(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4],
-                                     leaves[5], leaves[6], leaves[7], in.lengths, c.chunk, true);
-  ASSERT_EQ(out.o.scalar_type(), c.dtype);
-  EXPECT_LT(rel_rms(out.o, ref.out.o), tol_out(c.dtype)) << "o";
-  EXPECT_LT(rel_rms(out.s1, ref.out.s1), kTolF32) << "s1";
-  EXPECT_LT(rel_rms(out.s2, ref.out.s2), kTolF32) << "s2";
-  at::Tensor loss = (out.o.to(at::kFloat) * in.do_.to(at::kFloat)).sum();
-  if (in.ds1.defined()) loss = loss + (out.s1 * in.ds1).sum() + (out.s2 * in.ds2).sum();
-  loss.backward();
-  auto grad = [](const at::Tensor& t) { return t.defined() ? t.grad() : at::Tensor(); };
-  DslaGrads got{grad(leaves[0]), grad(leaves[1]), grad(leaves[2]), grad(leaves[3]),
-                grad(leaves[4]), grad(leaves[5]), grad(leaves[6]), grad(leaves[7])};
-  ASSERT_TRUE(got.dq.isfinite().all().item<bool>() && got.dg1.isfinite().all().item<bool>());
-  expect_grads_close(got, ref, in64, tol_grad(c.dtype), "aten");
+  expect_autograd_matches_ref(
+      c, c10::kCPU,
+      [&](const std::vector<at::Tensor>& l, const at::Tensor& lengths) {
+        return dsla_forward_aten(l[0], l[1], l[2], l[3], l[4], l[5], l[6], l[7], lengths, c.chunk,
+                                 true);
+      },
+      "aten");
 }
 
 TEST_P(DslaAten, DecodeStepMatchesRef) {
   const Case& c = GetParam();
   if (c.padded || c.T > 256) GTEST_SKIP() << "the decode step takes no lengths; long T above";
-  Inputs in = make_inputs(c);
-  Inputs in64 = to_f64(in);
-  DslaOutput ref = dsla_forward_ref(in64.q, in64.k, in64.v, in64.g1, in64.g2, in64.gamma, in64.s1_0,
-                                    in64.s2_0, {}, true);
-  auto f32 = at::TensorOptions().dtype(at::kFloat);
-  at::Tensor s1 = c.init_state ? in.s1_0.clone() : at::zeros({c.B, c.H, c.d, c.dv}, f32);
-  at::Tensor s2 = c.init_state ? in.s2_0.clone() : at::zeros({c.B, c.H, c.d, c.dv}, f32);
-  at::Tensor o = dsla_step_aten(in.q, in.k, in.v, in.g1, in.g2, in.gamma, s1, s2);
-  EXPECT_EQ(o.scalar_type(), c.dtype);
-  EXPECT_LT(rel_rms(o, ref.o), tol_out(c.dtype)) << "o";
-  EXPECT_LT(rel_rms(s1, ref.s1), kTolF32) << "s1";
-  EXPECT_LT(rel_rms(s2, ref.s2), kTolF32) << "s2";
+  expect_step_matches_ref(c, c10::kCPU, [](const Inputs& in, at::Tensor& s1, at::Tensor& s2) {
+    return dsla_step_aten(in.q, in.k, in.v, in.g1, in.g2, in.gamma, s1, s2);
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(Matrix, DslaAten, ::testing::ValuesIn(shape_matrix()),

@@ -30,17 +30,9 @@ TEST_P(DslaChunked, RecurrentStepMatchesRef) {
   const Case& c = GetParam();
   if (c.padded || c.T > 256)
     GTEST_SKIP() << "the decode step takes no lengths; long T covered above";
-  Inputs in = make_inputs(c);
-  Inputs in64 = to_f64(in);
-  DslaOutput ref = dsla_forward_ref(in64.q, in64.k, in64.v, in64.g1, in64.g2, in64.gamma, in64.s1_0,
-                                    in64.s2_0, in64.lengths, true);
-  auto f32 = at::TensorOptions().dtype(at::kFloat);
-  at::Tensor s1 = c.init_state ? in.s1_0.clone() : at::zeros({c.B, c.H, c.d, c.dv}, f32);
-  at::Tensor s2 = c.init_state ? in.s2_0.clone() : at::zeros({c.B, c.H, c.d, c.dv}, f32);
-  at::Tensor o = dsla_recurrent_step(in.q, in.k, in.v, in.g1, in.g2, in.gamma, s1, s2);
-  EXPECT_LT(rel_rms(o, ref.o), tol_out(c.dtype)) << "o";
-  EXPECT_LT(rel_rms(s1, ref.s1), kTolF32) << "s1";
-  EXPECT_LT(rel_rms(s2, ref.s2), kTolF32) << "s2";
+  expect_step_matches_ref(c, c10::kCPU, [](const Inputs& in, at::Tensor& s1, at::Tensor& s2) {
+    return dsla_recurrent_step(in.q, in.k, in.v, in.g1, in.g2, in.gamma, s1, s2);
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(Matrix, DslaChunked, ::testing::ValuesIn(shape_matrix()),
