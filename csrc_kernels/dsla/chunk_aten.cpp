@@ -146,8 +146,9 @@ at::Tensor dsla_step_aten(const at::Tensor& q, const at::Tensor& k, const at::Te
   for (int64_t t = 0; t < q.size(1); ++t) {
     auto row = [&](const at::Tensor& x) { return x.select(1, t).to(at::kFloat); };  // [B,H,X]
     at::Tensor kt = row(k).unsqueeze(-1), vt = row(v).unsqueeze(-2), qt = row(q).unsqueeze(-2);
-    s1.mul_(at::exp(row(g1)).unsqueeze(-1)).add_(kt * vt);  // [B,H,d,dv]
-    s2.mul_(at::exp(row(g2)).unsqueeze(-1)).add_(kt * vt);
+    at::Tensor write = kt * vt;  // [B,H,d,dv]
+    s1.mul_(at::exp(row(g1)).unsqueeze(-1)).add_(write);
+    s2.mul_(at::exp(row(g2)).unsqueeze(-1)).add_(write);
     at::Tensor o = at::matmul(qt, s1) * (scale * mix) + at::matmul(qt, s2) * (scale * (1 - mix));
     outs.push_back(o.squeeze(-2));  // [B,H,dv]
   }

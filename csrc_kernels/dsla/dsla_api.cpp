@@ -182,11 +182,11 @@ DslaGrads dsla_backward_chunked(const at::Tensor& q, const at::Tensor& k, const 
 at::Tensor dsla_recurrent_step(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                const at::Tensor& g1, const at::Tensor& g2, const at::Tensor& gamma,
                                at::Tensor& s1, at::Tensor& s2) {
+  if (resolve_kernel(DslaKernel::kAuto, q.device()) == DslaKernel::kAten) {
+    return dsla_step_aten(q, k, v, g1, g2, gamma, s1, s2);  // checks its arguments itself
+  }
   check_dsla_inputs(q, k, v, g1, g2, gamma, s1, s2, at::Tensor(), /*allow_f64=*/false);
   DSLA_CHECK(s1.defined() && s2.defined(), "dsla: the decode step needs both states s1, s2");
-  if (resolve_kernel(DslaKernel::kAuto, q.device()) == DslaKernel::kAten) {
-    return dsla_step_aten(q, k, v, g1, g2, gamma, s1, s2);
-  }
   DSLA_CHECK(s1.is_contiguous() && s2.is_contiguous(),
              "dsla: the decode step updates s1, s2 in place; they must be contiguous");
   DslaFwdParams p;
