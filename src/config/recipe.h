@@ -85,6 +85,14 @@ DSLA_ENUM_NAMES(OrderKind, {OrderKind::sensitivity, "sensitivity"},
   X(checkpoint_every, int64_t, 20, checks::non_negative(" (0 = off)"),                             \
     "steps between checkpoints of the parallel transfer phase (a resumed run continues from the "  \
     "last); 0 = only at its end")                                                                  \
+  X(extra_steps, int64_t, 0, checks::non_negative(" (0 = off)"),                                  \
+    "steps of a second parallel-transfer phase for the layers that fit worst, after the first "     \
+    "(fresh sequences, its own schedule); 0 = off")                                               \
+  X(extra_layers, std::vector<int64_t>, {}, checks::none,                                         \
+    "layers the extra phase trains; empty = the extra_worst planned layers of highest held-out "   \
+    "relative MSE after the first phase")                                                         \
+  X(extra_worst, int64_t, 4, checks::positive,                                                    \
+    "layers the extra phase trains when extra_layers is empty")                                   \
   X(train_projections, bool, true, checks::none,                                                   \
     "train the teacher's q/k/v/o projections with the layer's new parameters; false = keep them")  \
   X(batch_size, int64_t, 4, checks::positive, "sequences per step")                                \

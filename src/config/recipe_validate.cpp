@@ -51,6 +51,12 @@ std::vector<std::string> validate_recipe(const Recipe& r, bool files) {
         "distill.check_every: the held-out checks read the train files' held-out tails; set "
         "data.holdout_fraction > 0 or check_every: 0");
   }
+  if (r.distill.extra_steps > 0 && r.distill.transfer != TransferKind::parallel) {
+    e.push_back("distill.extra_steps: the extra transfer phase needs distill.transfer: parallel");
+  }
+  for (int64_t layer : r.distill.extra_layers) {
+    if (layer < 0) e.push_back(fmt::format("distill.extra_layers: {} is not a layer index", layer));
+  }
   if (files) check_files(r, e);
   return e;
 }

@@ -66,9 +66,10 @@ std::string transfer_section(const nlohmann::json& t) {
     }
     int64_t resumed = phase.value("resumed_at_step", int64_t{0});
     out += fmt::format(
-        "- {} layers, {} steps{}, {} tokens per layer, {:.0f} s: teacher forward {:.0f} s, "
+        "- {}: {} layers, {} steps{}, {} tokens per layer, {:.0f} s: teacher forward {:.0f} s, "
         "students {:.0f} s, held-out scoring {:.0f} s; data:{}\n",
-        phase.at("layers").size(), phase.at("steps").get<int64_t>(),
+        phase.value("name", std::string("parallel_transfer")), phase.at("layers").size(),
+        phase.at("steps").get<int64_t>(),
         resumed > 0 ? fmt::format(" (resumed at step {}; seconds after it)", resumed) : "",
         phase.at("tokens_per_layer").get<int64_t>(), phase.at("seconds").get<double>(),
         phase.at("teacher_forward_seconds").get<double>(),
@@ -76,13 +77,18 @@ std::string transfer_section(const nlohmann::json& t) {
         sources);
   }
   out +=
-      "\n| layer | relative MSE, first step | last 10% of steps | held-out |\n|---|---|---|---|\n";
+      "\n| layer | relative MSE, first step | last 10% of steps | held-out | held-out before the "
+      "extra phase |\n|---|---|---|---|---|\n";
   std::map<int64_t, nlohmann::json> layers;  // ascending layer order
   for (const auto& [key, v] : t.at("layers").items()) layers[std::stoll(key)] = v;
   for (const auto& [layer, v] : layers) {
-    out +=
-        fmt::format("| {} | {:.4f} | {:.4f} | {:.4f} |\n", layer, v.at("first_loss").get<double>(),
-                    v.at("final_loss").get<double>(), v.at("heldout_mse").get<double>());
+    std::string before =
+        v.contains("extra")
+            ? fmt::format("{:.4f}", v["extra"].at("before_heldout_mse").get<double>())
+            : "-";
+    out += fmt::format("| {} | {:.4f} | {:.4f} | {:.4f} | {} |\n", layer,
+                       v.at("first_loss").get<double>(), v.at("final_loss").get<double>(),
+                       v.at("heldout_mse").get<double>(), before);
   }
   return out;
 }

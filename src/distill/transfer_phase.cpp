@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 #include <torch/autograd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <set>
@@ -44,25 +45,26 @@ LayerStudents initial_students(model::HybridModel& hybrid, const config::Recipe&
 /// (main rank; `stop` asked after each), and the state to resume from when the directory holds one
 /// of the same phase (the same layers, steps, batch, learning rate and seed); another phase's
 /// partial state is ignored.
-LoopCheckpoints phase_checkpoints(const config::Recipe& r, const std::vector<int64_t>& layers,
+LoopCheckpoints phase_checkpoints(const config::Recipe& r, const std::string& name,
+                                  const std::vector<int64_t>& layers, int64_t steps,
                                   run::RunDirectory* dir, const std::function<bool()>& stop) {
   LoopCheckpoints c;
   c.every = r.distill.checkpoint_every;  // on every rank: the ranks agree on when to stop
   c.stop = stop;
   if (!dir || c.every == 0) return c;
   std::map<std::string, std::string> phase = {
-      {"phase", "parallel_transfer"},
+      {"phase", name},
       {"layers", fmt::format("{}", fmt::join(layers, " "))},
-      {"steps", std::to_string(r.distill.steps_per_layer)},
+      {"steps", std::to_string(steps)},
       {"batch_size", std::to_string(r.distill.batch_size)},
       {"lr", fmt::format("{}", r.distill.lr)},
       {"train_projections", r.distill.train_projections ? "true" : "false"},
       {"seed", std::to_string(r.run.seed)}};
   fs::path file = dir->transfer_partial_file();
-  c.save = [file, phase](const LoopState& s) {
+  c.save = [file, phase, name](const LoopState& s) {
     save_loop_state(file, s, phase);
-    std::cerr << fmt::format("\n[distill] parallel transfer checkpointed at step {} ({})\n",
-                             s.steps_done, file.string());
+    std::cerr << fmt::format("\n[distill] {} checkpointed at step {} ({})\n", name, s.steps_done,
+                             file.string());
   };
   if (!fs::exists(file)) return c;
   auto [state, saved] = load_loop_state(file);
@@ -71,8 +73,8 @@ LoopCheckpoints phase_checkpoints(const config::Recipe& r, const std::vector<int
                              file.string(), saved.count("layers") ? saved.at("layers") : "?");
     return c;
   }
-  std::cerr << fmt::format("[distill] parallel transfer resumes at step {} of {} ({})\n",
-                           state.steps_done, r.distill.steps_per_layer, file.string());
+  std::cerr << fmt::format("[distill] {} resumes at step {} of {} ({})\n", name, state.steps_done,
+                           steps, file.string());
   c.resume = std::move(state);
   return c;
 }
@@ -119,16 +121,16 @@ std::map<std::string, at::Tensor> earlier_layers(const run::RunDirectory& dir,
 }
 
 /// metrics.jsonl lines of the phase, with every layer's loss.
-std::function<void(const FitStep&)> transfer_logger(run::RunDirectory* dir,
+std::function<void(const FitStep&)> transfer_logger(run::RunDirectory* dir, const std::string& name,
                                                     const std::vector<int64_t>& layers) {
   if (!dir) return nullptr;
-  return [dir, layers](const FitStep& s) {
+  return [dir, name, layers](const FitStep& s) {
     nlohmann::json losses = nlohmann::json::object();
     for (size_t i = 0; i < layers.size() && i < s.parts.size(); ++i) {
       losses[std::to_string(layers[i])] = s.parts[i];
     }
     dir->log_metrics({{"event", "step"},
-                      {"phase", "parallel_transfer"},
+                      {"phase", name},
                       {"stage", 0},  // before the stages
                       {"step", s.step + 1},
                       {"loss", s.main_loss},
@@ -142,8 +144,163 @@ std::function<void(const FitStep&)> transfer_logger(run::RunDirectory* dir,
 }  // namespace
 
 int64_t transfer_phase_sequences(const config::Recipe& r) {
-  return (r.distill.steps_per_layer + 2) * r.distill.batch_size;
+  return (r.distill.steps_per_layer + 2 + r.distill.extra_steps) * r.distill.batch_size;
 }
+
+namespace {
+
+/// The phases' sequences, in stream order: the first phase's [S, T], the held-out [2B, T] both
+/// phases are scored on, the extra phase's [S', T] (undefined when it is off).
+struct PhaseSequences {
+  at::Tensor train, heldout, extra;
+  std::vector<data::SourceUsage> train_usage, extra_usage;
+};
+
+PhaseSequences phase_sequences(const Corpus& corpus, const config::Recipe& r) {
+  const int64_t batch = r.distill.batch_size;
+  data::SequenceStream stream = corpus.stream(r.data.seq_len, r.run.seed);
+  PhaseSequences p;
+  p.train = next_sequences(stream, r.distill.steps_per_layer * batch);
+  p.train_usage = stream.usage();
+  p.heldout = next_sequences(stream, 2 * batch);
+  if (r.distill.extra_steps == 0) return p;
+  std::vector<data::SourceUsage> before = stream.usage();
+  p.extra = next_sequences(stream, r.distill.extra_steps * batch);
+  p.extra_usage = stream.usage();
+  for (size_t i = 0; i < p.extra_usage.size() && i < before.size(); ++i) {
+    p.extra_usage[i].sequences -= before[i].sequences;  // this phase's share; passes stay totals
+    p.extra_usage[i].tokens -= before[i].tokens;
+  }
+  return p;
+}
+
+nlohmann::json sources_json(const std::vector<data::SourceUsage>& usage) {
+  nlohmann::json sources = nlohmann::json::array();
+  for (const auto& u : usage) {
+    sources.push_back(
+        {{"name", u.name}, {"sequences", u.sequences}, {"tokens", u.tokens}, {"passes", u.passes}});
+  }
+  return sources;
+}
+
+/// What a phase run needs besides its layers and data.
+struct PhaseContext {
+  model::HybridModel& hybrid;
+  const config::Recipe& r;
+  dist::Group& group;
+  run::RunDirectory* dir;
+  const std::function<bool()>& stop;
+};
+
+/// One phase of the transfer: its name, steps, seed and sequences.
+struct PhaseRun {
+  std::string name;  ///< "parallel_transfer" or "extra_transfer"
+  int64_t steps = 0;
+  uint64_t seed = 0;
+  at::Tensor train;  ///< [steps x batch, T]
+  std::vector<data::SourceUsage> usage;
+};
+
+/// Trains `todo` (parallel_transfer, checkpointed as phase `run.name`), scores every layer on
+/// `heldout` and records it into `summary` on the main rank: a "phases" entry, and per layer the
+/// first/final training loss and the held-out MSE (the extra phase keeps the first phase's
+/// first_loss and puts what it replaced under "extra"); then checkpoints all of `all`.
+nlohmann::json train_phase(const PhaseContext& c, const LayerStudents& todo,
+                           const LayerStudents& all, const PhaseRun& run, const at::Tensor& heldout,
+                           const nlohmann::json& summary) {
+  const int64_t batch = c.r.distill.batch_size;
+  bool extra = run.name == "extra_transfer";
+  FitOptions o = fit_options(
+      c.r, run.steps,
+      fmt::format("{} of {} layers", extra ? "extra transfer" : "parallel transfer", todo.size()),
+      run.seed);
+  o.group = &c.group;
+  std::vector<int64_t> layers;
+  for (const auto& [layer, s] : todo) layers.push_back(layer);
+  LoopCheckpoints checkpoints = phase_checkpoints(c.r, run.name, layers, run.steps, c.dir, c.stop);
+  o.checkpoints = &checkpoints;
+  ParallelTransferResult fit = parallel_transfer(c.hybrid.model(), todo, run.train, o,
+                                                 transfer_logger(c.dir, run.name, layers));
+  return dist::run_on_main(c.group, fmt::format("scoring and checkpointing {}", run.name), [&] {
+    auto start = std::chrono::steady_clock::now();
+    std::map<int64_t, double> mse = transfer_mse(c.hybrid.model(), todo, heldout, batch);
+    double eval_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    nlohmann::json out = summary;
+    for (size_t i = 0; i < fit.layers.size(); ++i) {
+      nlohmann::json& entry = out["layers"][std::to_string(fit.layers[i])];
+      if (extra) {
+        entry["extra"] = {{"steps", run.steps},
+                          {"first_loss", fit.first_loss[i]},
+                          {"final_loss", fit.final_loss[i]},
+                          {"before_final_loss", entry.at("final_loss")},
+                          {"before_heldout_mse", entry.at("heldout_mse")}};
+      } else {
+        entry["first_loss"] = fit.first_loss[i];
+      }
+      entry["final_loss"] = fit.final_loss[i];
+      entry["heldout_mse"] = mse.at(fit.layers[i]);
+    }
+    out["phases"].push_back({{"name", run.name},
+                             {"layers", layers},
+                             {"steps", o.steps},
+                             {"tokens_per_layer", fit.tokens},
+                             {"heldout_sequences", heldout.size(0)},
+                             {"seconds", fit.seconds},
+                             {"teacher_forward_seconds", fit.teacher_seconds},
+                             {"student_seconds", fit.seconds - fit.teacher_seconds},
+                             {"heldout_seconds", eval_seconds},
+                             {"resumed_at_step", fit.resumed_at},
+                             {"sources", sources_json(run.usage)}});
+    std::map<std::string, at::Tensor> tensors = earlier_layers(*c.dir, all);
+    for (const auto& [layer, s] : all) {
+      std::string prefix = model::layer_attention_prefix(layer);
+      for (const auto& item : s->named_parameters(true))
+        tensors[prefix + item.key()] = item.value();
+    }
+    c.dir->save_transfer(tensors, out);
+    fs::remove(c.dir->transfer_partial_file());
+    std::cerr << fmt::format(
+        "[distill] {}: {} layers, {} tokens each, {:.0f} s ({:.0f} s teacher forward); held-out "
+        "relative MSE per layer:",
+        run.name, todo.size(), fit.tokens, fit.seconds, fit.teacher_seconds);
+    for (const auto& [layer, value] : mse) std::cerr << fmt::format(" L{} {:.4f}", layer, value);
+    std::cerr << "\n";
+    return out;
+  });
+}
+
+/// The students the extra phase trains: distill.extra_layers among `students`, else the
+/// extra_worst of them with the highest held-out relative MSE in `summary`; a layer the extra phase
+/// has already trained (its "extra" record) is not trained again.
+LayerStudents extra_phase_students(const config::DistillSection& d, const LayerStudents& students,
+                                   const nlohmann::json& summary, int64_t num_layers) {
+  const nlohmann::json& fitted = summary.at("layers");
+  std::vector<int64_t> chosen;
+  if (!d.extra_layers.empty()) {
+    for (int64_t layer : d.extra_layers) {
+      DSLA_CHECK(layer >= 0 && layer < num_layers,
+                 "distill.extra_layers: layer {} is outside the model's [0, {})", layer,
+                 num_layers);
+      if (students.count(layer)) chosen.push_back(layer);
+    }
+  } else {
+    std::vector<std::pair<double, int64_t>> by_mse;  // (held-out MSE, layer)
+    for (const auto& [layer, s] : students) {
+      by_mse.emplace_back(fitted.at(std::to_string(layer)).at("heldout_mse").get<double>(), layer);
+    }
+    std::sort(by_mse.rbegin(), by_mse.rend());
+    for (size_t i = 0; i < by_mse.size() && static_cast<int64_t>(i) < d.extra_worst; ++i)
+      chosen.push_back(by_mse[i].second);
+  }
+  LayerStudents out;
+  for (int64_t layer : chosen) {
+    if (!fitted.at(std::to_string(layer)).contains("extra")) out[layer] = students.at(layer);
+  }
+  return out;
+}
+
+}  // namespace
 
 TransferPhase run_transfer_phase(model::HybridModel& hybrid, const config::Recipe& r,
                                  const model::DslaSettings& spec,
@@ -170,69 +327,21 @@ TransferPhase run_transfer_phase(model::HybridModel& hybrid, const config::Recip
   for (const auto& [layer, s] : phase.students) {
     if (!loaded.count(layer)) todo[layer] = s;
   }
-  if (todo.empty()) return phase;
-
+  PhaseContext c{hybrid, r, group, dir, stop};
   model::DepthScope teacher_scope = hybrid.at_depth(0);
-  const int64_t batch = r.distill.batch_size;
-  data::SequenceStream stream = corpus.stream(r.data.seq_len, r.run.seed);
-  at::Tensor train = next_sequences(stream, r.distill.steps_per_layer * batch);  // [S, T]
-  std::vector<data::SourceUsage> usage = stream.usage();
-  at::Tensor heldout = next_sequences(stream, 2 * batch);  // [2B, T], never trained on
-  FitOptions o =
-      fit_options(r, r.distill.steps_per_layer,
-                  fmt::format("parallel transfer of {} layers", todo.size()), r.run.seed);
-  o.group = &group;
-  std::vector<int64_t> todo_layers;
-  for (const auto& [layer, s] : todo) todo_layers.push_back(layer);
-  LoopCheckpoints checkpoints = phase_checkpoints(r, todo_layers, dir, stop);
-  o.checkpoints = &checkpoints;
-  ParallelTransferResult fit =
-      parallel_transfer(hybrid.model(), todo, train, o, transfer_logger(dir, todo_layers));
-  phase.summary = dist::run_on_main(group, "scoring and checkpointing the transfer phase", [&] {
-    auto start = std::chrono::steady_clock::now();
-    std::map<int64_t, double> mse = transfer_mse(hybrid.model(), todo, heldout, batch);
-    double eval_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    nlohmann::json summary = phase.summary;
-    for (size_t i = 0; i < fit.layers.size(); ++i) {
-      int64_t layer = fit.layers[i];
-      summary["layers"][std::to_string(layer)] = {{"first_loss", fit.first_loss[i]},
-                                                  {"final_loss", fit.final_loss[i]},
-                                                  {"heldout_mse", mse.at(layer)}};
-    }
-    nlohmann::json sources = nlohmann::json::array();
-    for (const auto& u : usage) {
-      sources.push_back({{"name", u.name},
-                         {"sequences", u.sequences},
-                         {"tokens", u.tokens},
-                         {"passes", u.passes}});
-    }
-    summary["phases"].push_back({{"layers", todo_layers},
-                                 {"steps", o.steps},
-                                 {"tokens_per_layer", fit.tokens},
-                                 {"heldout_sequences", heldout.size(0)},
-                                 {"seconds", fit.seconds},
-                                 {"teacher_forward_seconds", fit.teacher_seconds},
-                                 {"student_seconds", fit.seconds - fit.teacher_seconds},
-                                 {"heldout_seconds", eval_seconds},
-                                 {"resumed_at_step", fit.resumed_at},
-                                 {"sources", sources}});
-    std::map<std::string, at::Tensor> tensors = earlier_layers(*dir, phase.students);
-    for (const auto& [layer, s] : phase.students) {
-      std::string prefix = model::layer_attention_prefix(layer);
-      for (const auto& item : s->named_parameters(true))
-        tensors[prefix + item.key()] = item.value();
-    }
-    dir->save_transfer(tensors, summary);
-    fs::remove(dir->transfer_partial_file());
-    std::cerr << fmt::format(
-        "[distill] parallel transfer: {} layers, {} tokens each, {:.0f} s ({:.0f} s teacher "
-        "forward); held-out relative MSE per layer:",
-        todo.size(), fit.tokens, fit.seconds, fit.teacher_seconds);
-    for (const auto& [layer, value] : mse) std::cerr << fmt::format(" L{} {:.4f}", layer, value);
-    std::cerr << "\n";
-    return summary;
-  });
+  PhaseSequences data = phase_sequences(corpus, r);
+  if (!todo.empty()) {
+    PhaseRun first{"parallel_transfer", r.distill.steps_per_layer, r.run.seed, data.train,
+                   data.train_usage};
+    phase.summary = train_phase(c, todo, phase.students, first, data.heldout, phase.summary);
+  }
+  if (r.distill.extra_steps == 0) return phase;
+  LayerStudents extra =
+      extra_phase_students(r.distill, phase.students, phase.summary, hybrid.model().num_layers());
+  if (extra.empty()) return phase;
+  PhaseRun second{"extra_transfer", r.distill.extra_steps, r.run.seed + 1, data.extra,
+                  data.extra_usage};
+  phase.summary = train_phase(c, extra, phase.students, second, data.heldout, phase.summary);
   return phase;
 }
 

@@ -36,6 +36,10 @@ struct TransferPhase {
 /// with the same students. `dir` is null on the other ranks. Part-way, the loop is checkpointed
 /// every distill.checkpoint_every steps (transfer_partial_file(), resumed from when it matches
 /// this phase); `stop` is asked after each and throws RunStopped when it says so.
+/// With distill.extra_steps, a second phase then trains the layers that fit worst (extra_layers,
+/// or the extra_worst of highest held-out MSE) for extra_steps more steps on the sequences after
+/// the first phase's and its held-out ones, with a fresh optimizer and schedule; transfer.json
+/// records it per layer ("extra") and as a second "phases" entry, so a resumed run skips it.
 TransferPhase run_transfer_phase(model::HybridModel& hybrid, const config::Recipe& recipe,
                                  const model::DslaSettings& spec,
                                  const std::vector<int64_t>& layers, const Corpus& corpus,

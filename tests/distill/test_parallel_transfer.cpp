@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "core/error.h"
@@ -160,5 +161,65 @@ TEST(ParallelTransfer, RunCheckpointsThePhaseAndResumesItForNewLayersOnly) {
   ASSERT_EQ(summary["phases"].size(), 2u);
   EXPECT_EQ(summary["phases"][1]["layers"], nlohmann::json::array({2}));
   EXPECT_EQ(t::read_file(run.stage_file(1)), stage1_bytes);
+  fs::remove_all(dir);
+}
+
+TEST(ParallelTransfer, ExtraPhaseTrainsTheWorstLayersLongerAndLeavesTheRest) {
+  fs::path dir = t::make_temp_dir("extra_phase");
+  config::Recipe r = t::tiny_stories_recipe(dir / "plain");
+  r.dsla = recipe_form();
+  r.distill.transfer = config::TransferKind::parallel;
+  r.distill.order = config::OrderKind::list;
+  r.distill.layers = {4, 1, 2, 0, 3};
+  r.distill.steps_per_layer = 5;
+  r.distill.eval_every = 0;
+  distill::run_distill(r, {});
+  run::RunDirectory plain(dir / "plain");
+  nlohmann::json before = io::read_json_file(plain.transfer_summary_file());
+  // The two layers of highest held-out MSE after the first phase, found here independently.
+  std::vector<std::pair<double, int64_t>> by_mse;
+  for (const auto& [key, v] : before["layers"].items())
+    by_mse.emplace_back(v["heldout_mse"].get<double>(), std::stoll(key));
+  std::sort(by_mse.rbegin(), by_mse.rend());
+  std::vector<int64_t> worst = {std::min(by_mse[0].second, by_mse[1].second),
+                                std::max(by_mse[0].second, by_mse[1].second)};
+
+  r.run.dir = (dir / "extra").string();
+  r.distill.extra_steps = 6;
+  r.distill.extra_worst = 2;
+  distill::run_distill(r, {});
+  run::RunDirectory extra(dir / "extra");
+  nlohmann::json after = io::read_json_file(extra.transfer_summary_file());
+  ASSERT_EQ(after["phases"].size(), 2u);
+  EXPECT_EQ(after["phases"][1]["name"], "extra_transfer");
+  EXPECT_EQ(after["phases"][1]["layers"], nlohmann::json(worst));
+  EXPECT_EQ(after["phases"][1]["tokens_per_layer"].get<int64_t>(), 6 * 4 * 64);
+  int64_t sequences = 0;
+  for (const auto& s : after["phases"][1]["sources"]) sequences += s["sequences"].get<int64_t>();
+  EXPECT_EQ(sequences, 6 * 4);  // its own fresh sequences, after the first phase's
+  io::SafetensorsCollection a(plain.transfer_file()), b(extra.transfer_file());
+  for (int64_t layer : r.distill.layers) {
+    bool trained = layer == worst[0] || layer == worst[1];
+    const nlohmann::json& entry = after["layers"][std::to_string(layer)];
+    EXPECT_EQ(entry.contains("extra"), trained) << layer;
+    std::string prefix = model::layer_attention_prefix(layer);
+    bool same = true;
+    for (const auto& name : a.names()) {
+      if (name.rfind(prefix, 0) == 0) same = same && at::equal(a.tensor(name), b.tensor(name));
+    }
+    EXPECT_EQ(same, !trained) << layer;  // the first phase is the same run in both directories
+    if (!trained) continue;
+    double first_mse = before["layers"][std::to_string(layer)]["heldout_mse"].get<double>();
+    EXPECT_DOUBLE_EQ(entry["extra"]["before_heldout_mse"].get<double>(), first_mse);
+    EXPECT_LT(entry["heldout_mse"].get<double>(), first_mse) << layer;
+  }
+  // The stages hold the phase's layers; a resumed run trains nothing again.
+  io::SafetensorsCollection stage(extra.stage_file(5));
+  for (const auto& name : stage.names()) EXPECT_TRUE(at::equal(stage.tensor(name), b.tensor(name)));
+  std::string bytes = t::read_file(extra.transfer_file());
+  distill::run_distill(r, {true});
+  EXPECT_EQ(t::read_file(extra.transfer_file()), bytes);
+  std::string report = t::read_file(extra.root() / "report.md");
+  EXPECT_NE(report.find("- extra_transfer: 2 layers, 6 steps"), std::string::npos) << report;
   fs::remove_all(dir);
 }
