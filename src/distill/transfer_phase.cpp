@@ -274,14 +274,11 @@ nlohmann::json train_phase(const PhaseContext& c, const LayerStudents& todo,
 /// extra_worst of them with the highest held-out relative MSE in `summary`; a layer the extra phase
 /// has already trained (its "extra" record) is not trained again.
 LayerStudents extra_phase_students(const config::DistillSection& d, const LayerStudents& students,
-                                   const nlohmann::json& summary, int64_t num_layers) {
+                                   const nlohmann::json& summary) {
   const nlohmann::json& fitted = summary.at("layers");
   std::vector<int64_t> chosen;
   if (!d.extra_layers.empty()) {
     for (int64_t layer : d.extra_layers) {
-      DSLA_CHECK(layer >= 0 && layer < num_layers,
-                 "distill.extra_layers: layer {} is outside the model's [0, {})", layer,
-                 num_layers);
       if (students.count(layer)) chosen.push_back(layer);
     }
   } else {
@@ -307,6 +304,11 @@ TransferPhase run_transfer_phase(model::HybridModel& hybrid, const config::Recip
                                  const std::vector<int64_t>& layers, const Corpus& corpus,
                                  dist::Group& group, run::RunDirectory* dir,
                                  const std::function<bool()>& stop) {
+  for (int64_t layer : r.distill.extra_layers) {  // before an hour of the first phase, not after
+    DSLA_CHECK(layer >= 0 && layer < hybrid.model().num_layers(),
+               "distill.extra_layers: layer {} is outside the model's [0, {})", layer,
+               hybrid.model().num_layers());
+  }
   TransferPhase phase{initial_students(hybrid, r, spec, layers), {}};
   nlohmann::json known = dist::run_on_main(group, "reading the transfer checkpoint",
                                            [&] { return load_checkpointed(*dir, phase.students); });
@@ -327,6 +329,7 @@ TransferPhase run_transfer_phase(model::HybridModel& hybrid, const config::Recip
   for (const auto& [layer, s] : phase.students) {
     if (!loaded.count(layer)) todo[layer] = s;
   }
+  if (todo.empty() && r.distill.extra_steps == 0) return phase;
   PhaseContext c{hybrid, r, group, dir, stop};
   model::DepthScope teacher_scope = hybrid.at_depth(0);
   PhaseSequences data = phase_sequences(corpus, r);
@@ -336,8 +339,7 @@ TransferPhase run_transfer_phase(model::HybridModel& hybrid, const config::Recip
     phase.summary = train_phase(c, todo, phase.students, first, data.heldout, phase.summary);
   }
   if (r.distill.extra_steps == 0) return phase;
-  LayerStudents extra =
-      extra_phase_students(r.distill, phase.students, phase.summary, hybrid.model().num_layers());
+  LayerStudents extra = extra_phase_students(r.distill, phase.students, phase.summary);
   if (extra.empty()) return phase;
   PhaseRun second{"extra_transfer", r.distill.extra_steps, r.run.seed + 1, data.extra,
                   data.extra_usage};

@@ -49,6 +49,19 @@ distill::LayerStudents fresh_students(model::LlamaForCausalLMImpl& teacher,
   return out;
 }
 
+/// A stories260K recipe in the recipes' form, transferring `layers` in that order in parallel, 5
+/// steps each, perplexity at the last stage only.
+config::Recipe parallel_recipe(const fs::path& run_dir, const std::vector<int64_t>& layers) {
+  config::Recipe r = t::tiny_stories_recipe(run_dir);
+  r.dsla = recipe_form();
+  r.distill.transfer = config::TransferKind::parallel;
+  r.distill.order = config::OrderKind::list;
+  r.distill.layers = layers;
+  r.distill.steps_per_layer = 5;
+  r.distill.eval_every = 0;
+  return r;
+}
+
 }  // namespace
 
 TEST(ParallelTransfer, EachLayerTakesTheStepsItWouldTakeAlone) {
@@ -114,14 +127,8 @@ TEST(ParallelTransfer, EachLayerTakesTheStepsItWouldTakeAlone) {
 
 TEST(ParallelTransfer, RunCheckpointsThePhaseAndResumesItForNewLayersOnly) {
   fs::path dir = t::make_temp_dir("parallel_run");
-  config::Recipe r = t::tiny_stories_recipe(dir / "run");
-  r.dsla = recipe_form();
-  r.distill.transfer = config::TransferKind::parallel;
-  r.distill.order = config::OrderKind::list;
-  r.distill.layers = {4, 1, 2};
+  config::Recipe r = parallel_recipe(dir / "run", {4, 1, 2});  // eval_every 0: the last stage only
   r.distill.fraction = 2.0 / 3.0;
-  r.distill.steps_per_layer = 5;
-  r.distill.eval_every = 0;  // the last stage only
   run::RunProgress first = distill::run_distill(r, {});
   ASSERT_EQ(first.plan.converted, 2);
   ASSERT_EQ(first.stages.size(), 3u);
@@ -166,13 +173,7 @@ TEST(ParallelTransfer, RunCheckpointsThePhaseAndResumesItForNewLayersOnly) {
 
 TEST(ParallelTransfer, ExtraPhaseTrainsTheWorstLayersLongerAndLeavesTheRest) {
   fs::path dir = t::make_temp_dir("extra_phase");
-  config::Recipe r = t::tiny_stories_recipe(dir / "plain");
-  r.dsla = recipe_form();
-  r.distill.transfer = config::TransferKind::parallel;
-  r.distill.order = config::OrderKind::list;
-  r.distill.layers = {4, 1, 2, 0, 3};
-  r.distill.steps_per_layer = 5;
-  r.distill.eval_every = 0;
+  config::Recipe r = parallel_recipe(dir / "plain", {4, 1, 2, 0, 3});
   distill::run_distill(r, {});
   run::RunDirectory plain(dir / "plain");
   nlohmann::json before = io::read_json_file(plain.transfer_summary_file());
