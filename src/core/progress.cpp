@@ -19,6 +19,12 @@ std::string format_duration(double seconds) {
 
 }  // namespace
 
+std::string format_rate(double units_per_second, const std::string& unit) {
+  if (units_per_second >= 1.0 || units_per_second <= 0.0)
+    return fmt::format("{:.1f} {}/s", units_per_second, unit);
+  return fmt::format("{:.1f} s/{}", 1.0 / units_per_second, unit);
+}
+
 ProgressBar::ProgressBar(std::string label, int64_t total, std::string unit)
     : label_(std::move(label)),
       unit_(std::move(unit)),
@@ -65,9 +71,9 @@ void ProgressBar::draw(bool final_line) {
   int filled = static_cast<int>(frac * kWidth);
   std::string bar = std::string(filled, '#') + std::string(kWidth - filled, '.');
   std::string line = fmt::format(
-      "{} [{}] {:3.0f}% {}/{} {} | {:.1f} {}/s | {} {}{}", label_, bar, frac * 100, done_, total_,
-      unit_, r, unit_, final_line ? "took" : "eta", format_duration(final_line ? elapsed : eta),
-      extra_.empty() ? "" : " | " + extra_);
+      "{} [{}] {:3.0f}% {}/{} {} | {} | {} {}{}", label_, bar, frac * 100, done_, total_, unit_,
+      format_rate(r, unit_), final_line ? "took" : "eta",
+      format_duration(final_line ? elapsed : eta), extra_.empty() ? "" : " | " + extra_);
   std::fprintf(stderr, tty_ ? "\r\033[K%s%s" : "%s%s", line.c_str(),
                (final_line || !tty_) ? "\n" : "");
   std::fflush(stderr);

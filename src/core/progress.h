@@ -8,6 +8,9 @@
 
 namespace dsla {
 
+/// A rate as people read it: "2.5 tok/s" at one unit a second or more, "12.3 s/step" below.
+std::string format_rate(double units_per_second, const std::string& unit);
+
 class ProgressBar {
  public:
   /// `total` units of work named `unit` (e.g. "tok"); `label` prefixes the bar.
