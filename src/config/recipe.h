@@ -107,6 +107,12 @@ DSLA_ENUM_NAMES(OrderKind, {OrderKind::sensitivity, "sensitivity"},
     "new parameters | full: every attention parameter (train_projections applies)")               \
   X(lora_rank, int64_t, 8, checks::positive, "rank of the end-to-end phase's LoRA adapters")       \
   X(lora_alpha, double, 16.0, checks::positive, "LoRA scale numerator: updates are alpha / rank x B A") \
+  X(repair_steps, int64_t, 0, checks::non_negative(" (0 = off)"),                                 \
+    "steps of the repair phase after the last stage: every converted layer trained at once end to " \
+    "end (the e2e loss and adapters), kept beside the stages' layers, which smaller depths still "  \
+    "use; 0 = off")                                                                               \
+  X(repair_lr, double, 0.0, checks::non_negative(" (0 = e2e_lr, else lr)"),                        \
+    "AdamW learning rate of the repair phase; 0 = e2e_lr, else lr")                              \
   X(check_every, int64_t, 0, checks::non_negative(" (0 = off)"),                                   \
     "end-to-end steps between held-out KL checks (on the train files' held-out tails); the phase "  \
     "ends on the best-scoring parameters; 0 = off")                                                \

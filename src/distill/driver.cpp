@@ -16,6 +16,8 @@
 #include "core/threads.h"
 #include "dist/group.h"
 #include "distill/end_to_end.h"
+#include "distill/phase_support.h"
+#include "distill/repair_phase.h"
 #include "distill/report.h"
 #include "distill/transfer_phase.h"
 #include "model/device.h"
@@ -177,34 +179,6 @@ struct StageContext {
   run::RunDirectory* dir;  ///< the main rank's run directory; null on the other ranks
 };
 
-/// A metrics.jsonl logger for one phase of a stage (main rank only).
-std::function<void(const FitStep&)> step_logger(StageContext& c, const char* phase, int64_t stage,
-                                                int64_t layer) {
-  if (!c.dir) return nullptr;
-  return [&c, phase, stage, layer](const FitStep& s) {
-    c.dir->log_metrics({{"event", "step"},
-                        {"phase", phase},
-                        {"stage", stage},
-                        {"layer", layer},
-                        {"step", s.step + 1},
-                        {"loss", s.loss},
-                        {"main_loss", s.main_loss},
-                        {"aux", s.aux},
-                        {"lr", s.lr},
-                        {"tokens_per_s", s.tokens_per_s},
-                        {"allreduce_fraction", s.allreduce_fraction}});
-    if (s.held_out) {
-      c.dir->log_metrics({{"event", "check"},
-                          {"phase", phase},
-                          {"stage", stage},
-                          {"layer", layer},
-                          {"step", s.step + 1},
-                          {"heldout", *s.held_out},
-                          {"rolled_back", s.rolled_back}});
-    }
-  };
-}
-
 std::string utc_now() {
   std::time_t now = std::time(nullptr);
   return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(now));
@@ -222,16 +196,6 @@ at::Tensor stage_sequences(StageContext& c, int64_t stage, int64_t n, const FitO
   stream.skip((c.transfer ? transfer_phase_sequences(r) : 0) + (stage - 1) * n);
   at::Tensor all = next_sequences(stream, n);  // [n, T]
   return all.index_select(0, at::tensor(local_items(n, o), at::kLong));
-}
-
-/// The recipe's end-to-end phase: its loss, adapters, and held-out sequences when it checks.
-EndToEndOptions end_to_end_options(StageContext& c) {
-  const config::DistillSection& d = c.recipe.distill;
-  EndToEndOptions e{{d.ce_weight, d.kd_weight}, std::nullopt, {}};
-  if (d.e2e_adapter == config::E2eAdapter::lora) e.lora = LoraOptions{d.lora_rank, d.lora_alpha};
-  if (d.check_every > 0)
-    e.held_out = c.corpus.heldout_sequences(c.recipe.data.seq_len, 2 * d.batch_size);
-  return e;
 }
 
 /// Converts stage `stage`'s layer and trains it on every rank, each on its share of the stage's
@@ -269,7 +233,7 @@ run::StageRecord train_stage(StageContext& c, run::RunProgress& progress, int64_
     rec.seconds_by_part["collect_inputs"] = seconds_since(start);
     FitResult fit =
         fit_attention(*student.layer(layer).attention(), io, student.make_context(0, ids.size(1)),
-                      transfer, step_logger(c, "attention_transfer", stage, layer));
+                      transfer, phase_step_logger(c.dir, "attention_transfer", stage, layer));
     rec.transfer_first_loss = fit.first_loss;
     rec.transfer_final_loss = fit.final_loss;
     rec.seconds_by_part["transfer"] = fit.seconds;
@@ -289,8 +253,9 @@ run::StageRecord train_stage(StageContext& c, run::RunProgress& progress, int64_
       n = r.distill.e2e_steps * r.distill.batch_size;
       ids = stage_sequences(c, stage, n, e2e_options);
     }
-    FitResult e2e = fit_end_to_end(c.hybrid, {layer}, ids, n, end_to_end_options(c), e2e_options,
-                                   step_logger(c, "end_to_end", stage, layer));
+    FitResult e2e =
+        fit_end_to_end(c.hybrid, {layer}, ids, n, end_to_end_options(r, c.corpus), e2e_options,
+                       phase_step_logger(c.dir, "end_to_end", stage, layer));
     rec.e2e_final_loss = e2e.final_loss;
     if (e2e.held_out_first) {
       rec.e2e_checks =
@@ -303,6 +268,21 @@ run::StageRecord train_stage(StageContext& c, run::RunProgress& progress, int64_
   rec.tokens_per_s = static_cast<double>(tokens) / std::max(train_seconds, 1e-9);
   c.hybrid.add_stage(layer);
   return rec;
+}
+
+/// True when the recipe asks for a repair and the run has none at its final depth yet.
+bool repair_pending(const config::Recipe& r, const run::RunProgress& p) {
+  return r.distill.repair_steps > 0 && p.plan.converted == p.target_stages &&
+         !(p.repair && p.repair->depth == p.plan.converted);
+}
+
+/// Training sequences the transfer phase and `stages` stages may read (an upper bound of
+/// stage_sequences' use): the repair reads after them.
+int64_t sequences_before_repair(const config::Recipe& r, size_t stages) {
+  const config::DistillSection& d = r.distill;
+  bool parallel = d.transfer == config::TransferKind::parallel;
+  int64_t per_stage = std::max(d.cache_sequences, d.e2e_steps * d.batch_size);
+  return (parallel ? transfer_phase_sequences(r) : 0) + static_cast<int64_t>(stages) * per_stage;
 }
 
 std::string ppl_summary(const std::map<std::string, double>& ppl) {
@@ -388,7 +368,7 @@ run::RunProgress run_distill(const config::Recipe& recipe, const DistillOptions&
     model::convert_layer(*model, layer, progress.plan.spec);
     hybrid->add_stage(layer);
   }
-  if (dir) dir->load_stages(*model, progress);
+  if (dir) dir->load_stages(*model, progress, /*repaired=*/false);  // later stages build on these
   share_converted_layers(group, *model, progress);
   for (auto& p : model->parameters(true)) p.set_requires_grad(false);
   if (progress.stages.empty()) {
@@ -403,6 +383,7 @@ run::RunProgress run_distill(const config::Recipe& recipe, const DistillOptions&
     });
     if (!dir) progress.stages.push_back(run::stage_from_json(rec, "rank 0's teacher record"));
   }
+  const int64_t converted_at_start = progress.plan.converted;
   std::optional<TransferPhase> transfer;
   if (r.distill.transfer == config::TransferKind::parallel &&
       progress.plan.converted < progress.target_stages) {
@@ -447,6 +428,17 @@ run::RunProgress run_distill(const config::Recipe& recipe, const DistillOptions&
       if (dir) write_report(*dir, progress, r);
       throw RunStopped(fmt::format("stopped after stage {} of {}", k, progress.target_stages));
     }
+  }
+  if (repair_pending(r, progress)) {
+    // Out of time after stages this process ran: stop before the repair (a resume starts it).
+    if (progress.plan.converted > converted_at_start && main_rank_says(&group, out_of_time())) {
+      if (dir) write_report(*dir, progress, r);
+      throw RunStopped(
+          fmt::format("stopped after stage {}, before the repair phase", progress.target_stages));
+    }
+    progress.repair = run_repair_phase(*hybrid, r, corpus, progress,
+                                       sequences_before_repair(r, progress.plan.order.size()),
+                                       group, dir ? &*dir : nullptr, out_of_time);
   }
   if (dir) write_report(*dir, progress, r);
   return progress;

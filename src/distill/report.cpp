@@ -105,6 +105,22 @@ std::string stage_time_line(const run::RunProgress& p) {
   return out + "\n";
 }
 
+/// The repair phase's line: its depth, steps, loss and perplexity after it.
+std::string repair_line(const run::RunProgress& p) {
+  if (!p.repair) return "";
+  const run::RepairRecord& r = *p.repair;
+  std::string out = fmt::format(
+      "\nRepair of all {} converted layers at once (depth {} only; smaller depths keep their "
+      "stages' layers): {} steps, {} tokens, {:.0f} s, loss {:.4f} -> {:.4f}",
+      r.depth, r.depth, r.steps, r.tokens, r.seconds, r.first_loss, r.final_loss);
+  if (r.checks) {
+    out += fmt::format("; held-out KL {:.4f} -> {:.4f} (step {})", r.checks->first, r.checks->best,
+                       r.checks->best_step);
+  }
+  for (const auto& [name, value] : r.perplexity) out += fmt::format("; {} ppl {:.3f}", name, value);
+  return out + "\n";
+}
+
 }  // namespace
 
 void write_report(const run::RunDirectory& dir, const run::RunProgress& p,
@@ -133,6 +149,7 @@ void write_report(const run::RunDirectory& dir, const run::RunProgress& p,
       r.distill.check_every);
   md += stage_table(p, layers);
   md += stage_time_line(p);
+  md += repair_line(p);
   if (auto transfer = dir.load_transfer_summary()) md += transfer_section(*transfer);
   if (report::plotting_available() && !p.stages.empty()) {
     std::vector<report::Series> series;

@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "dist/group.h"
+#include "distill/phase_support.h"
 #include "io/safetensors.h"
 #include "model/conversion.h"
 #include "model/export.h"
@@ -39,44 +40,6 @@ LayerStudents initial_students(model::HybridModel& hybrid, const config::Recipe&
     students[layer] = s;
   }
   return students;
-}
-
-/// Checkpoints of the phase's loop every distill.checkpoint_every steps into the run directory
-/// (main rank; `stop` asked after each), and the state to resume from when the directory holds one
-/// of the same phase (the same layers, steps, batch, learning rate and seed); another phase's
-/// partial state is ignored.
-LoopCheckpoints phase_checkpoints(const config::Recipe& r, const std::string& name,
-                                  const std::vector<int64_t>& layers, int64_t steps,
-                                  run::RunDirectory* dir, const std::function<bool()>& stop) {
-  LoopCheckpoints c;
-  c.every = r.distill.checkpoint_every;  // on every rank: the ranks agree on when to stop
-  c.stop = stop;
-  if (!dir || c.every == 0) return c;
-  std::map<std::string, std::string> phase = {
-      {"phase", name},
-      {"layers", fmt::format("{}", fmt::join(layers, " "))},
-      {"steps", std::to_string(steps)},
-      {"batch_size", std::to_string(r.distill.batch_size)},
-      {"lr", fmt::format("{}", r.distill.lr)},
-      {"train_projections", r.distill.train_projections ? "true" : "false"},
-      {"seed", std::to_string(r.run.seed)}};
-  fs::path file = dir->transfer_partial_file();
-  c.save = [file, phase, name](const LoopState& s) {
-    save_loop_state(file, s, phase);
-    std::cerr << fmt::format("\n[distill] {} checkpointed at step {} ({})\n", name, s.steps_done,
-                             file.string());
-  };
-  if (!fs::exists(file)) return c;
-  auto [state, saved] = load_loop_state(file);
-  if (saved != phase) {
-    std::cerr << fmt::format("[distill] {}: another phase's state (layers {}); starting afresh\n",
-                             file.string(), saved.count("layers") ? saved.at("layers") : "?");
-    return c;
-  }
-  std::cerr << fmt::format("[distill] {} resumes at step {} of {} ({})\n", name, state.steps_done,
-                           steps, file.string());
-  c.resume = std::move(state);
-  return c;
 }
 
 /// Loads the students the run directory's checkpoint holds; returns {"loaded": [layers],
@@ -217,7 +180,9 @@ nlohmann::json train_phase(const PhaseContext& c, const LayerStudents& todo,
   o.group = &c.group;
   std::vector<int64_t> layers;
   for (const auto& [layer, s] : todo) layers.push_back(layer);
-  LoopCheckpoints checkpoints = phase_checkpoints(c.r, run.name, layers, run.steps, c.dir, c.stop);
+  LoopCheckpoints checkpoints =
+      phase_checkpoints(c.r, {run.name, layers, run.steps, c.r.distill.lr},
+                        c.dir ? c.dir->transfer_partial_file() : fs::path(), c.stop);
   o.checkpoints = &checkpoints;
   ParallelTransferResult fit = parallel_transfer(c.hybrid.model(), todo, run.train, o,
                                                  transfer_logger(c.dir, run.name, layers));

@@ -26,6 +26,7 @@ HybridModel::HybridModel(LlamaForCausalLM model,
              "hybrid model: {} teacher modules for {} layers", teacher_.size(),
              model_->num_layers());
   stage_of_.assign(teacher_.size(), model_->num_layers());
+  deepest_.resize(teacher_.size());
   for (int64_t i = 0; i < model_->num_layers(); ++i) {
     converted_.push_back(model_->layer(i).attention());
   }
@@ -47,9 +48,22 @@ void HybridModel::add_stage(int64_t layer) {
   auto i = static_cast<size_t>(layer);
   DSLA_CHECK(stage_of_[i] == num_layers(), "layer {} is already converted at stage {}", layer,
              stage_of_[i] + 1);
+  for (const auto& module : deepest_) {
+    DSLA_CHECK(module == nullptr, "layer {}: no stage can follow the deepest depth's modules",
+               layer);
+  }
   stage_of_[i] = max_depth();
   order_.push_back(layer);
   converted_[i] = model_->layer(layer).attention();
+}
+
+void HybridModel::set_deepest_module(int64_t layer, std::shared_ptr<AttentionModule> module) {
+  DSLA_CHECK(
+      layer >= 0 && layer < num_layers() && stage_of_[static_cast<size_t>(layer)] < num_layers(),
+      "layer {} is not a converted layer", layer);
+  DSLA_CHECK(module != nullptr, "layer {}: no module given for the deepest depth", layer);
+  deepest_[static_cast<size_t>(layer)] = module;
+  model_->layer(layer).set_attention(std::move(module));
 }
 
 AttentionModule& HybridModel::attention(int64_t depth, int64_t layer) {
@@ -66,6 +80,7 @@ void HybridModel::check_depth(int64_t depth) const {
 
 const std::shared_ptr<AttentionModule>& HybridModel::module_at(int64_t depth, int64_t layer) const {
   auto i = static_cast<size_t>(layer);
+  if (depth == max_depth() && deepest_[i]) return deepest_[i];
   return stage_of_[i] < depth ? converted_[i] : teacher_[i];
 }
 

@@ -42,6 +42,11 @@ class HybridModel {
   /// order and converted in place).
   void add_stage(int64_t layer);
 
+  /// Gives converted layer `layer` another module at the deepest depth only (a run's repair
+  /// phase trained all layers together for that depth; smaller depths keep the stages' modules)
+  /// and puts it in place. No stage can be added after it.
+  void set_deepest_module(int64_t layer, std::shared_ptr<AttentionModule> module);
+
   /// Sets every layer to its module at `depth` until the scope ends (depth 0: the teacher).
   DepthScope at_depth(int64_t depth) { return DepthScope(*this, depth); }
   /// The model at its deepest state (outside any scope) or the depth a live scope set.
@@ -69,6 +74,7 @@ class HybridModel {
   std::vector<int64_t> stage_of_;  ///< per layer: its index in order_, num_layers() if not there
   int64_t min_depth_ = 0;
   std::vector<std::shared_ptr<AttentionModule>> teacher_, converted_;  ///< per layer
+  std::vector<std::shared_ptr<AttentionModule>> deepest_;  ///< per layer; null = converted_'s
 };
 
 }  // namespace dsla::model

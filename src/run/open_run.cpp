@@ -1,7 +1,12 @@
 // Implementation of opening a run and loading its models.
 #include "run/open_run.h"
 
+#include <torch/autograd.h>
+
 #include "core/error.h"
+#include "io/safetensors.h"
+#include "model/conversion.h"
+#include "model/export.h"
 #include "model/hf_config.h"
 #include "model/weight_loader.h"
 
@@ -53,11 +58,27 @@ std::unique_ptr<model::HybridModel> load_run_hybrid(const Run& run, const c10::D
   std::vector<std::shared_ptr<model::AttentionModule>> teacher;
   for (int64_t i = 0; i < m->num_layers(); ++i) teacher.push_back(m->layer(i).attention());
   model::apply_plan(*m, run.progress.plan);
-  RunDirectory(run.dir, false).load_stages(*m, run.progress);
+  RunDirectory dir(run.dir, false);
+  dir.load_stages(*m, run.progress, /*repaired=*/false);  // every depth below a repair's
   const auto& order = run.progress.plan.order;
-  return std::make_unique<model::HybridModel>(
-      m, std::move(teacher),
-      std::vector<int64_t>(order.begin(), order.begin() + run.progress.plan.converted));
+  int64_t depth = run.progress.plan.converted;
+  auto hybrid = std::make_unique<model::HybridModel>(
+      m, teacher, std::vector<int64_t>(order.begin(), order.begin() + depth));
+  if (run.progress.repair && run.progress.repair->depth == depth) {
+    torch::NoGradGuard no_grad;
+    for (int64_t k = 1; k <= depth; ++k) {
+      int64_t layer = order[static_cast<size_t>(k - 1)];
+      auto repaired = model::make_student_attention(*teacher[static_cast<size_t>(layer)],
+                                                    m->config(), run.progress.plan.spec, layer);
+      const at::Tensor& reference = m->model->embed_tokens->weight;
+      repaired->to(reference.device(), reference.scalar_type());
+      model::load_parameters(*repaired, io::SafetensorsCollection(dir.repaired_stage_file(k)),
+                             nullptr, model::layer_attention_prefix(layer));
+      repaired->eval();
+      hybrid->set_deepest_module(layer, repaired);
+    }
+  }
+  return hybrid;
 }
 
 }  // namespace dsla::run

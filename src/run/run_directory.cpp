@@ -21,6 +21,23 @@
 namespace dsla::run {
 namespace fs = std::filesystem;
 
+namespace {
+
+nlohmann::json checks_to_json(const HeldOutChecks& c) {
+  return {{"heldout_kl_first", c.first},
+          {"heldout_kl_best", c.best},
+          {"best_step", c.best_step},
+          {"rollbacks", c.rollbacks}};
+}
+
+HeldOutChecks checks_from_json(const nlohmann::json& c) {
+  return HeldOutChecks{c.at("heldout_kl_first").get<double>(),
+                       c.at("heldout_kl_best").get<double>(), c.at("best_step").get<int64_t>(),
+                       c.at("rollbacks").get<int64_t>()};
+}
+
+}  // namespace
+
 nlohmann::json to_json(const StageRecord& r) {
   nlohmann::json j = {{"stage", r.stage},
                       {"layer", r.layer},
@@ -31,12 +48,7 @@ nlohmann::json to_json(const StageRecord& r) {
                       {"seconds", r.seconds},
                       {"seconds_by_part", r.seconds_by_part},
                       {"tokens_per_s", r.tokens_per_s}};
-  if (const auto& c = r.e2e_checks) {
-    j["e2e_checks"] = {{"heldout_kl_first", c->first},
-                       {"heldout_kl_best", c->best},
-                       {"best_step", c->best_step},
-                       {"rollbacks", c->rollbacks}};
-  }
+  if (const auto& c = r.e2e_checks) j["e2e_checks"] = checks_to_json(*c);
   return j;
 }
 
@@ -54,15 +66,37 @@ StageRecord stage_from_json(const nlohmann::json& j, const std::string& source) 
     if (j.contains("seconds_by_part")) {  // absent in runs from before it was recorded
       r.seconds_by_part = j.at("seconds_by_part").get<std::map<std::string, double>>();
     }
-    if (j.contains("e2e_checks")) {
-      const nlohmann::json& c = j.at("e2e_checks");
-      r.e2e_checks = HeldOutChecks{
-          c.at("heldout_kl_first").get<double>(), c.at("heldout_kl_best").get<double>(),
-          c.at("best_step").get<int64_t>(), c.at("rollbacks").get<int64_t>()};
-    }
+    if (j.contains("e2e_checks")) r.e2e_checks = checks_from_json(j.at("e2e_checks"));
   } catch (const nlohmann::json::exception& e) {
     DSLA_FAIL("{}: malformed stage record: {}", source, e.what());
   }
+  return r;
+}
+
+nlohmann::json to_json(const RepairRecord& r) {
+  nlohmann::json j = {{"depth", r.depth},           {"steps", r.steps},
+                      {"first_loss", r.first_loss}, {"final_loss", r.final_loss},
+                      {"perplexity", r.perplexity}, {"tokens", r.tokens},
+                      {"seconds", r.seconds}};
+  if (r.checks) j["checks"] = checks_to_json(*r.checks);
+  return j;
+}
+
+RepairRecord repair_from_json(const nlohmann::json& j, const std::string& source) {
+  RepairRecord r;
+  try {
+    r.depth = j.at("depth").get<int64_t>();
+    r.steps = j.at("steps").get<int64_t>();
+    r.first_loss = j.at("first_loss").get<double>();
+    r.final_loss = j.at("final_loss").get<double>();
+    r.perplexity = j.at("perplexity").get<std::map<std::string, double>>();
+    r.tokens = j.at("tokens").get<int64_t>();
+    r.seconds = j.at("seconds").get<double>();
+    if (j.contains("checks")) r.checks = checks_from_json(j.at("checks"));
+  } catch (const nlohmann::json::exception& e) {
+    DSLA_FAIL("{}: malformed repair record: {}", source, e.what());
+  }
+  DSLA_CHECK(r.depth >= 1, "{}: the repair record's depth {} is not a stage", source, r.depth);
   return r;
 }
 
@@ -94,17 +128,25 @@ RunProgress progress_from_json(const nlohmann::json& j, int64_t num_layers,
   DSLA_CHECK(j["stages"].is_array(), "{}: 'stages' must be an array", source);
   p.num_layers = num_layers;
   for (const auto& s : j["stages"]) p.stages.push_back(stage_from_json(s, source));
+  if (j.contains("repair")) {
+    p.repair = repair_from_json(j["repair"], source);
+    DSLA_CHECK(p.repair->depth <= p.plan.converted,
+               "{}: the repair record's depth {} is beyond the {} completed stage(s)", source,
+               p.repair->depth, p.plan.converted);
+  }
   return p;
 }
 
 nlohmann::json progress_to_json(const RunProgress& p) {
   nlohmann::json stages = nlohmann::json::array();
   for (const auto& s : p.stages) stages.push_back(to_json(s));
-  return {{"plan", model::plan_to_json(p.plan)},
-          {"target_stages", p.target_stages},
-          {"teacher", p.teacher},
-          {"seq_len", p.seq_len},
-          {"stages", stages}};
+  nlohmann::json j = {{"plan", model::plan_to_json(p.plan)},
+                      {"target_stages", p.target_stages},
+                      {"teacher", p.teacher},
+                      {"seq_len", p.seq_len},
+                      {"stages", stages}};
+  if (p.repair) j["repair"] = to_json(*p.repair);
+  return j;
 }
 
 std::optional<RunProgress> RunDirectory::load_progress(int64_t num_layers) const {
@@ -114,6 +156,11 @@ std::optional<RunProgress> RunDirectory::load_progress(int64_t num_layers) const
   for (int64_t k = 1; k <= p.plan.converted; ++k) {
     DSLA_CHECK(fs::exists(stage_file(k)), "{}: records stage {} but {} is missing", source, k,
                stage_file(k).string());
+  }
+  for (int64_t k = 1; p.repair && k <= p.repair->depth; ++k) {
+    DSLA_CHECK(fs::exists(repaired_stage_file(k)),
+               "{}: records a repair at depth {} but {} is missing", source, p.repair->depth,
+               repaired_stage_file(k).string());
   }
   return p;
 }
@@ -126,20 +173,42 @@ void RunDirectory::save_progress(const RunProgress& p) const {
   write_text_atomically(progress_file(), progress_to_json(p).dump(2) + "\n");
 }
 
-void RunDirectory::save_stage(int64_t stage,
-                              const std::map<std::string, at::Tensor>& tensors) const {
+namespace {
+
+void save_layer_file(const fs::path& file, const std::map<std::string, at::Tensor>& tensors,
+                     std::map<std::string, std::string> metadata) {
   std::map<std::string, at::Tensor> cpu;
   for (const auto& [name, t] : tensors) cpu.emplace(name, t.detach().cpu().contiguous());
-  io::save_safetensors(stage_file(stage), cpu, {{"stage", std::to_string(stage)}});
+  io::save_safetensors(file, cpu, std::move(metadata));
 }
 
-void RunDirectory::load_stages(model::LlamaForCausalLMImpl& model, const RunProgress& p) const {
+}  // namespace
+
+void RunDirectory::save_stage(int64_t stage,
+                              const std::map<std::string, at::Tensor>& tensors) const {
+  save_layer_file(stage_file(stage), tensors, {{"stage", std::to_string(stage)}});
+}
+
+fs::path RunDirectory::repaired_stage_file(int64_t stage) const {
+  return root_ / "stages" / fmt::format("repaired_{:03d}.safetensors", stage);
+}
+
+void RunDirectory::save_repaired_stage(int64_t stage,
+                                       const std::map<std::string, at::Tensor>& tensors) const {
+  save_layer_file(repaired_stage_file(stage), tensors,
+                  {{"stage", std::to_string(stage)}, {"phase", "repair"}});
+}
+
+void RunDirectory::load_stages(model::LlamaForCausalLMImpl& model, const RunProgress& p,
+                               bool repaired) const {
   torch::NoGradGuard no_grad;
+  bool use_repair = repaired && p.repair && p.repair->depth == p.plan.converted;
   for (int64_t k = 1; k <= p.plan.converted; ++k) {
     int64_t layer = p.plan.order[static_cast<size_t>(k - 1)];
-    model::load_parameters(*model.layer(layer).attention(),
-                           io::SafetensorsCollection(stage_file(k)), nullptr,
-                           model::layer_attention_prefix(layer));
+    model::load_parameters(
+        *model.layer(layer).attention(),
+        io::SafetensorsCollection(use_repair ? repaired_stage_file(k) : stage_file(k)), nullptr,
+        model::layer_attention_prefix(layer));
   }
 }
 

@@ -39,6 +39,22 @@ struct StageRecord {
 nlohmann::json to_json(const StageRecord& r);
 StageRecord stage_from_json(const nlohmann::json& j, const std::string& source);
 
+/// The repair phase after the last stage: every converted layer trained at once, end to end, at
+/// depth `depth` (the stages completed then). Its layers are kept beside the stages' own, which
+/// every smaller depth still reads.
+struct RepairRecord {
+  int64_t depth = 0;
+  int64_t steps = 0;
+  double first_loss = 0, final_loss = 0;
+  std::optional<HeldOutChecks> checks;       ///< with distill.check_every
+  std::map<std::string, double> perplexity;  ///< eval file name -> perplexity after the repair
+  int64_t tokens = 0;
+  double seconds = 0;
+};
+
+nlohmann::json to_json(const RepairRecord& r);
+RepairRecord repair_from_json(const nlohmann::json& j, const std::string& source);
+
 /// progress.json: the plan (variant, options, full order) and the completed stages.
 struct RunProgress {
   model::ConversionPlan plan;       ///< plan.converted = completed conversion stages
@@ -47,6 +63,7 @@ struct RunProgress {
   std::string teacher;              ///< absolute path of the teacher model directory
   int64_t seq_len = 0;              ///< training sequence length
   std::vector<StageRecord> stages;  ///< stage 0 (teacher) first when evaluated
+  std::optional<RepairRecord> repair;
 };
 
 /// progress.json's content, and back (`source` names the origin in errors; stage files unchecked).
@@ -87,10 +104,16 @@ class RunDirectory {
   void save_progress(const RunProgress& progress) const;
   /// Writes stage `stage`'s parameters (the newly converted layer's) atomically.
   void save_stage(int64_t stage, const std::map<std::string, at::Tensor>& tensors) const;
+  /// Stage `stage`'s layer as the repair phase left it (stages/repaired_NNN.safetensors).
+  std::filesystem::path repaired_stage_file(int64_t stage) const;
+  /// Writes stage `stage`'s layer after the repair phase atomically.
+  void save_repaired_stage(int64_t stage, const std::map<std::string, at::Tensor>& tensors) const;
   /// Loads stage files 1..plan.converted into the model's converted layers (already converted)
   /// through the strict loader: a missing, unexpected or mis-shaped tensor is an error naming the
-  /// stage file.
-  void load_stages(model::LlamaForCausalLMImpl& model, const RunProgress& progress) const;
+  /// stage file. With `repaired` and a repair recorded at depth plan.converted, the repaired
+  /// files instead.
+  void load_stages(model::LlamaForCausalLMImpl& model, const RunProgress& progress,
+                   bool repaired = true) const;
 
   /// The parallel attention-transfer phase's checkpoint: the trained layers' parameters
   /// (transfer.safetensors, HF-style names) and what the phase recorded (transfer.json), written
@@ -101,6 +124,8 @@ class RunDirectory {
   std::filesystem::path transfer_partial_file() const {
     return root_ / "transfer_partial.safetensors";
   }
+  /// The repair phase's state part-way (distill.checkpoint_every); removed at its end.
+  std::filesystem::path repair_partial_file() const { return root_ / "repair_partial.safetensors"; }
   void save_transfer(const std::map<std::string, at::Tensor>& tensors,
                      const nlohmann::json& summary) const;
   /// transfer.json's content when both files are there.
