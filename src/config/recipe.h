@@ -83,8 +83,8 @@ DSLA_ENUM_NAMES(OrderKind, {OrderKind::sensitivity, "sensitivity"},
     "first trains every planned layer at once on the teacher's inputs (one teacher forward a step)") \
   X(steps_per_layer, int64_t, 100, checks::positive, "attention-transfer steps per layer")         \
   X(checkpoint_every, int64_t, 20, checks::non_negative(" (0 = off)"),                             \
-    "steps between checkpoints of the parallel transfer phase (a resumed run continues from the "  \
-    "last); 0 = only at its end")                                                                  \
+    "steps between checkpoints of the parallel transfer phase and of the repair phase without "   \
+    "held-out checks (a resumed run continues from the last); 0 = only at its end")                \
   X(extra_steps, int64_t, 0, checks::non_negative(" (0 = off)"),                                  \
     "steps of a second parallel-transfer phase for the layers that fit worst, after the first "     \
     "(fresh sequences, its own schedule); 0 = off")                                               \
