@@ -244,7 +244,7 @@ run::StageRecord train_stage(StageContext& c, run::RunProgress& progress, int64_
     FitOptions e2e_options = fit_options(r, r.distill.e2e_steps, tag + " e2e",
                                          r.run.seed + 1000 + static_cast<uint64_t>(stage));
     e2e_options.group = &c.group;
-    if (r.distill.e2e_lr > 0) e2e_options.lr = r.distill.e2e_lr;
+    e2e_options.lr = end_to_end_lr(r.distill);
     e2e_options.check_every = r.distill.check_every;
     e2e_options.spike_factor = r.distill.spike_factor;
     // A parallel run's stages read fresh sequences for every step; a chained one reuses the
@@ -273,7 +273,7 @@ run::StageRecord train_stage(StageContext& c, run::RunProgress& progress, int64_
 /// True when the recipe asks for a repair and the run has none at its final depth yet.
 bool repair_pending(const config::Recipe& r, const run::RunProgress& p) {
   return r.distill.repair_steps > 0 && p.plan.converted == p.target_stages &&
-         !(p.repair && p.repair->depth == p.plan.converted);
+         !p.repaired_at_depth();
 }
 
 /// Training sequences the transfer phase and `stages` stages may read (an upper bound of
@@ -283,12 +283,6 @@ int64_t sequences_before_repair(const config::Recipe& r, size_t stages) {
   bool parallel = d.transfer == config::TransferKind::parallel;
   int64_t per_stage = std::max(d.cache_sequences, d.e2e_steps * d.batch_size);
   return (parallel ? transfer_phase_sequences(r) : 0) + static_cast<int64_t>(stages) * per_stage;
-}
-
-std::string ppl_summary(const std::map<std::string, double>& ppl) {
-  std::string s;
-  for (const auto& [name, value] : ppl) s += fmt::format(" {} ppl {:.3f}", name, value);
-  return s;
 }
 
 /// Copies the main rank's trainable attention parameters of every converted layer to the others

@@ -35,6 +35,16 @@ std::function<void(const FitStep&)> phase_step_logger(run::RunDirectory* dir, co
   };
 }
 
+double end_to_end_lr(const config::DistillSection& d) {
+  return d.e2e_lr > 0 ? d.e2e_lr : d.lr;
+}
+
+std::string ppl_summary(const std::map<std::string, double>& perplexity) {
+  std::string s;
+  for (const auto& [name, value] : perplexity) s += fmt::format(" {} ppl {:.3f}", name, value);
+  return s;
+}
+
 EndToEndOptions end_to_end_options(const config::Recipe& recipe, const Corpus& corpus) {
   const config::DistillSection& d = recipe.distill;
   EndToEndOptions e{{d.ce_weight, d.kd_weight}, std::nullopt, {}};

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,12 @@ namespace dsla::distill {
 /// directory (the other ranks). `layer` -1 = every converted layer.
 std::function<void(const FitStep&)> phase_step_logger(run::RunDirectory* dir, const char* phase,
                                                       int64_t stage, int64_t layer);
+
+/// The end-to-end phase's AdamW learning rate: e2e_lr, else lr.
+double end_to_end_lr(const config::DistillSection& d);
+
+/// " name ppl 12.345" for each perplexity, for the progress lines.
+std::string ppl_summary(const std::map<std::string, double>& perplexity);
 
 /// The recipe's end-to-end loss and adapters, and held-out sequences when it checks
 /// (distill.check_every).

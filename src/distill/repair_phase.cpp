@@ -18,8 +18,7 @@ namespace {
 
 /// The repair's AdamW learning rate: repair_lr, else e2e_lr, else lr.
 double repair_lr(const config::DistillSection& d) {
-  if (d.repair_lr > 0) return d.repair_lr;
-  return d.e2e_lr > 0 ? d.e2e_lr : d.lr;
+  return d.repair_lr > 0 ? d.repair_lr : end_to_end_lr(d);
 }
 
 }  // namespace
@@ -72,11 +71,9 @@ run::RepairRecord run_repair_phase(model::HybridModel& hybrid, const config::Rec
   dir->save_progress(progress);
   std::filesystem::remove(dir->repair_partial_file());
   dir->log_metrics({{"event", "repair"}, {"record", to_json(rec)}});
-  std::string ppl;
-  for (const auto& [name, value] : rec.perplexity)
-    ppl += fmt::format(" {} ppl {:.3f}", name, value);
   std::cerr << fmt::format("[distill] repair of {} layers: loss {:.4f} -> {:.4f}{} ({:.1f} s)\n",
-                           depth, rec.first_loss, rec.final_loss, ppl, rec.seconds);
+                           depth, rec.first_loss, rec.final_loss, ppl_summary(rec.perplexity),
+                           rec.seconds);
   return rec;
 }
 

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "core/atomic_file.h"
+#include "distill/phase_support.h"
 #include "report/plot.h"
 
 namespace dsla::distill {
@@ -140,8 +141,7 @@ void write_report(const run::RunDirectory& dir, const run::RunProgress& p,
       p.plan.spec.sinks, p.plan.spec.rope, enum_name(r.distill.order), fmt::join(p.plan.order, " "),
       p.plan.converted, p.target_stages, layers, enum_name(r.distill.transfer),
       r.distill.steps_per_layer, r.distill.batch_size, r.data.seq_len, r.distill.lr,
-      r.distill.e2e_steps, r.distill.e2e_lr > 0 ? r.distill.e2e_lr : r.distill.lr,
-      r.distill.kd_weight, r.distill.ce_weight,
+      r.distill.e2e_steps, end_to_end_lr(r.distill), r.distill.kd_weight, r.distill.ce_weight,
       r.distill.e2e_adapter == config::E2eAdapter::lora
           ? fmt::format("LoRA rank {} alpha {} + new parameters", r.distill.lora_rank,
                         r.distill.lora_alpha)

@@ -64,7 +64,7 @@ std::unique_ptr<model::HybridModel> load_run_hybrid(const Run& run, const c10::D
   int64_t depth = run.progress.plan.converted;
   auto hybrid = std::make_unique<model::HybridModel>(
       m, teacher, std::vector<int64_t>(order.begin(), order.begin() + depth));
-  if (run.progress.repair && run.progress.repair->depth == depth) {
+  if (run.progress.repaired_at_depth()) {
     torch::NoGradGuard no_grad;
     for (int64_t k = 1; k <= depth; ++k) {
       int64_t layer = order[static_cast<size_t>(k - 1)];

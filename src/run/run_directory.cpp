@@ -202,7 +202,7 @@ void RunDirectory::save_repaired_stage(int64_t stage,
 void RunDirectory::load_stages(model::LlamaForCausalLMImpl& model, const RunProgress& p,
                                bool repaired) const {
   torch::NoGradGuard no_grad;
-  bool use_repair = repaired && p.repair && p.repair->depth == p.plan.converted;
+  bool use_repair = repaired && p.repaired_at_depth();
   for (int64_t k = 1; k <= p.plan.converted; ++k) {
     int64_t layer = p.plan.order[static_cast<size_t>(k - 1)];
     model::load_parameters(

@@ -64,6 +64,9 @@ struct RunProgress {
   int64_t seq_len = 0;              ///< training sequence length
   std::vector<StageRecord> stages;  ///< stage 0 (teacher) first when evaluated
   std::optional<RepairRecord> repair;
+
+  /// A repair was recorded at the run's completed depth (its layers are that depth's).
+  bool repaired_at_depth() const { return repair && repair->depth == plan.converted; }
 };
 
 /// progress.json's content, and back (`source` names the origin in errors; stage files unchecked).
