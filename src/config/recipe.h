@@ -35,7 +35,9 @@ struct ModelSection {
     "tokens scored per eval file after every stage; 0 = all")                                      \
   X(eval_context, int64_t, 0, checks::non_negative(" (0 = seq_len)"), "perplexity window; 0 = seq_len") \
   X(holdout_fraction, double, 0.0, checks::in_range([](double v) { return v >= 0 && v < 1; }, "[0, 1)"), \
-    "tail of each train file kept out of training, evaluated")
+    "tail of each train file kept out of training, evaluated")                                 \
+  X(copy_fraction, double, 0.0, checks::in_range([](double v) { return v >= 0 && v <= 1; }, "[0, 1]"), \
+    "share of training sequences whose second half repeats the first (retrieval practice)")
 // clang-format on
 struct DataSection {
   DSLA_DATA_SETTINGS(DSLA_SETTING_MEMBER)

@@ -27,10 +27,13 @@ uint64_t mix(uint64_t x) {
 
 }  // namespace
 
-SequenceStream::SequenceStream(std::vector<MixtureSource> sources, int64_t seq_len, uint64_t seed)
-    : seq_len_(seq_len) {
+SequenceStream::SequenceStream(std::vector<MixtureSource> sources, int64_t seq_len, uint64_t seed,
+                               double copy_fraction)
+    : seq_len_(seq_len), copy_fraction_(copy_fraction) {
   DSLA_CHECK(!sources.empty(), "training data: no source files");
   DSLA_CHECK(seq_len >= 1, "training data: seq_len must be at least 1, got {}", seq_len);
+  DSLA_CHECK(copy_fraction >= 0 && copy_fraction <= 1,
+             "training data: copy_fraction must be in [0, 1], got {}", copy_fraction);
   for (size_t i = 0; i < sources.size(); ++i) {
     MixtureSource& s = sources[i];
     DSLA_CHECK(s.weight > 0 && std::isfinite(s.weight), "{}: weight {} must be positive", s.name,
@@ -68,12 +71,23 @@ std::vector<int64_t> SequenceStream::next(int64_t count) {
     int64_t slot = (s.offset + s.drawn * s.stride) % s.slots;
     ++s.drawn;
     size_t first = s.spec.begin + static_cast<size_t>(slot * seq_len_);
-    for (int64_t t = 0; t < seq_len_; ++t) {
-      out[static_cast<size_t>(i * seq_len_ + t)] = (*s.spec.tokens)[first + static_cast<size_t>(t)];
+    int64_t* row = out.data() + i * seq_len_;
+    for (int64_t t = 0; t < seq_len_; ++t)
+      row[t] = (*s.spec.tokens)[first + static_cast<size_t>(t)];
+    if (is_copy(position_ + i)) {
+      const int64_t half = seq_len_ / 2;
+      for (int64_t t = 0; half > 0 && half + t < seq_len_; ++t) row[half + t] = row[t];
     }
   }
   position_ += count;
   return out;
+}
+
+bool SequenceStream::is_copy(int64_t index) const {
+  if (copy_fraction_ <= 0) return false;
+  auto before = static_cast<int64_t>(std::floor(static_cast<double>(index) * copy_fraction_));
+  auto after = static_cast<int64_t>(std::floor(static_cast<double>(index + 1) * copy_fraction_));
+  return after > before;
 }
 
 void SequenceStream::skip(int64_t count) {

@@ -35,11 +35,16 @@ struct SourceUsage {
 ///   (offset + k * stride) mod slots, with stride coprime to slots (about 0.618 * slots) and a
 ///   seed-dependent offset, so consecutive sequences come from distant parts of the file and
 ///   every slot is read once before any repeats.
+/// - With copy_fraction f > 0, sequence i is a copy sequence when floor((i + 1) f) > floor(i f)
+///   (evenly spread, f of them): its second half repeats its first, token for token
+///   (position h + t holds position t, h = seq_len / 2), so predicting the second half means
+///   retrieving tokens seq_len / 2 back, beyond a short attention window.
 class SequenceStream {
  public:
   /// Throws dsla::Error when there is no source, a weight is not positive, seq_len < 1, or a
-  /// source has fewer tokens than one sequence (naming it).
-  SequenceStream(std::vector<MixtureSource> sources, int64_t seq_len, uint64_t seed);
+  /// source has fewer tokens than one sequence (naming it), or copy_fraction is outside [0, 1].
+  SequenceStream(std::vector<MixtureSource> sources, int64_t seq_len, uint64_t seed,
+                 double copy_fraction = 0);
 
   int64_t seq_len() const { return seq_len_; }
   /// Sequences handed out so far.
@@ -49,6 +54,8 @@ class SequenceStream {
   /// Advances past `count` sequences without reading them (resuming a run).
   void skip(int64_t count);
   std::vector<SourceUsage> usage() const;
+  /// Whether sequence `index` of the stream is a copy sequence.
+  bool is_copy(int64_t index) const;
 
  private:
   struct Source {
@@ -61,6 +68,7 @@ class SequenceStream {
 
   std::vector<Source> sources_;
   int64_t seq_len_;
+  double copy_fraction_;
   double total_weight_ = 0;
   int64_t position_ = 0;
 };

@@ -52,8 +52,8 @@ Corpus load_corpus(const config::Recipe& recipe, const Tokenizer& tokenizer) {
   return c;
 }
 
-data::SequenceStream Corpus::stream(int64_t seq_len, uint64_t seed) const {
-  return data::SequenceStream(train, seq_len, seed);
+data::SequenceStream Corpus::stream(int64_t seq_len, uint64_t seed, double copy_fraction) const {
+  return data::SequenceStream(train, seq_len, seed, copy_fraction);
 }
 
 at::Tensor Corpus::heldout_sequences(int64_t seq_len, int64_t count) const {

@@ -25,8 +25,10 @@ struct Corpus {
   /// (window 0 of every tail, then window 1, ...). Throws when no tail holds a full sequence.
   at::Tensor heldout_sequences(int64_t seq_len, int64_t count) const;
 
-  /// The training sequences of `seq_len` tokens, in the order data::SequenceStream gives them.
-  data::SequenceStream stream(int64_t seq_len, uint64_t seed) const;
+  /// The training sequences of `seq_len` tokens, in the order data::SequenceStream gives them;
+  /// `copy_fraction` of them repeat their first half (data.copy_fraction for training streams,
+  /// 0 for calibration).
+  data::SequenceStream stream(int64_t seq_len, uint64_t seed, double copy_fraction) const;
   /// Training tokens available (all sources).
   int64_t train_tokens() const;
 };

@@ -129,6 +129,46 @@ TEST(SequenceStream, SkippingEqualsReadingAndTheSeedDecidesTheOrder) {
   fs::remove_all(dir);
 }
 
+TEST(SequenceStream, CopySequencesRepeatTheirFirstHalfAtTheGivenShare) {
+  fs::path dir = testing::make_temp_dir("mixture_copy");
+  const int64_t seq_len = 10;
+  auto a = counting_file(dir, "a.tok", seq_len * 50);
+  std::vector<MixtureSource> sources = {{"a", a, 0, a->size(), 1.0}};
+  SequenceStream plain(sources, seq_len, 4), copies(sources, seq_len, 4, 0.25);
+  std::vector<int64_t> p = plain.next(40), c = copies.next(40);
+  int64_t copied = 0;
+  for (int64_t i = 0; i < 40; ++i) {
+    auto at = [&](const std::vector<int64_t>& v, int64_t t) {
+      return v[static_cast<size_t>(i * seq_len + t)];
+    };
+    // The same slot either way; the first half is the slot's own tokens.
+    for (int64_t t = 0; t < seq_len / 2; ++t) EXPECT_EQ(at(c, t), at(p, t)) << i;
+    bool repeated = true;
+    for (int64_t t = 0; t < seq_len / 2; ++t) repeated &= at(c, seq_len / 2 + t) == at(c, t);
+    EXPECT_EQ(repeated, copies.is_copy(i)) << i;
+    if (!repeated) {
+      for (int64_t t = seq_len / 2; t < seq_len; ++t) EXPECT_EQ(at(c, t), at(p, t)) << i;
+    }
+    copied += repeated ? 1 : 0;
+  }
+  EXPECT_EQ(copied, 10);  // a quarter of 40, one in every four
+  EXPECT_FALSE(copies.is_copy(0));
+  EXPECT_TRUE(copies.is_copy(3));
+  // Skipping keeps the copy pattern on the stream's index.
+  SequenceStream skipped(sources, seq_len, 4, 0.25);
+  skipped.skip(30);
+  std::vector<int64_t> tail = skipped.next(10);
+  EXPECT_EQ(tail, std::vector<int64_t>(c.begin() + 30 * seq_len, c.end()));
+  // An odd length repeats too: position h + t holds position t.
+  SequenceStream odd(sources, 7, 4, 1.0);
+  std::vector<int64_t> o = odd.next(1);
+  for (int64_t t = 0; t < 3; ++t)
+    EXPECT_EQ(o[static_cast<size_t>(3 + t)], o[static_cast<size_t>(t)]);
+  EXPECT_THROW(SequenceStream(sources, seq_len, 4, 1.5), Error);
+  EXPECT_THROW(SequenceStream(sources, seq_len, 4, -0.1), Error);
+  fs::remove_all(dir);
+}
+
 TEST(SequenceStream, RefusesSourcesItCannotRead) {
   fs::path dir = testing::make_temp_dir("mixture_bad");
   auto tiny = counting_file(dir, "tiny.tok", 5);
