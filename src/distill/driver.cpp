@@ -13,6 +13,7 @@
 #include "config/recipe.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/seconds.h"
 #include "core/threads.h"
 #include "dist/group.h"
 #include "distill/end_to_end.h"
@@ -182,10 +183,6 @@ struct StageContext {
 std::string utc_now() {
   std::time_t now = std::time(nullptr);
   return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(now));
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 /// This rank's share of the stage's `n` sequences of the training stream (the ones after the

@@ -7,16 +7,13 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "core/seconds.h"
 #include "dist/group.h"
 
 namespace dsla::distill {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 /// Walks the teacher over ids [B, T] without gradients; at every student's layer calls
 /// visit(layer, x, y) with the normalised input and the teacher attention's output.

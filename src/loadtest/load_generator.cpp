@@ -12,15 +12,12 @@
 
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/seconds.h"
 
 namespace dsla::loadtest {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 /// Reads the SSE stream of one request into `out`.
 void send(const std::string& host, int port, const std::vector<int64_t>& prompt,
@@ -46,10 +43,10 @@ void send(const std::string& host, int port, const std::vector<int64_t>& prompt,
       if (event.rfind("data: ", 0) != 0 || event == "data: [DONE]") continue;
       auto j = nlohmann::json::parse(event.substr(6), nullptr, false);
       if (j.is_discarded()) continue;
-      if (out.first_token_s < 0) out.first_token_s = since(start);
+      if (out.first_token_s < 0) out.first_token_s = seconds_since(start);
       const auto& choice = j["choices"][0];
       if (!choice["finish_reason"].is_null()) {
-        out.done_s = since(start);
+        out.done_s = seconds_since(start);
         out.finish_reason = choice["finish_reason"];
         out.depth = j["dsla"].value("depth", -1);
         out.output_tokens = j["dsla"].value("completion_tokens", 0);
@@ -59,7 +56,7 @@ void send(const std::string& host, int port, const std::vector<int64_t>& prompt,
   };
   httplib::Response res;
   httplib::Error error = httplib::Error::Success;
-  out.sent_s = since(start);
+  out.sent_s = seconds_since(start);
   if (!client.send(req, res, error)) {
     out.error = httplib::to_string(error);
     return;
@@ -117,12 +114,12 @@ LoadRun run_load(const std::string& host, int port, const std::vector<PlannedReq
   }
   httplib::Client monitor(host, port);
   while (remaining > 0) {
-    run.timeline.push_back(sample(monitor, since(start)));
+    run.timeline.push_back(sample(monitor, seconds_since(start)));
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   for (auto& t : clients) t.join();
   bar.finish();
-  run.duration_s = since(start);
+  run.duration_s = seconds_since(start);
   return run;
 }
 

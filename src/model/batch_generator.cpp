@@ -8,13 +8,10 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "core/seconds.h"
 
 namespace dsla::model {
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 /// Prompts left-padded into ids [B, T] and their padding [B].
 std::pair<at::Tensor, at::Tensor> left_pad(const std::vector<std::vector<int64_t>>& prompts,

@@ -8,15 +8,9 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "core/seconds.h"
 
 namespace dsla::model {
-namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-}  // namespace
 
 double GenerateResult::prefill_tokens_per_second() const {
   return prefill_seconds > 0 ? static_cast<double>(prompt_tokens) / prefill_seconds : 0;

@@ -114,7 +114,7 @@ TEST(ReadDocuments, BinaryOrNulFilesAreRefusedNamingTheFile) {
   for (const auto& [name, content] : std::vector<std::pair<std::string, std::string>>{
            {"nul.txt", std::string(64, '\0')},
            {"elf.txt", std::string("\x7f"
-                                   "ELF\x02\x01\x01\0\0\0",
+                                   "ELF\x02\x01\x01\0\0\0\0\0",
                                    12)},
            {"latin1.txt", "caf\xe9 au lait"},
            {"cut.txt", "ends inside a character \xe2\x82"},

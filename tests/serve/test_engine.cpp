@@ -103,8 +103,6 @@ struct EngineFixture : ::testing::Test {
   std::unique_ptr<serve::ServedModel> model;
 };
 
-}  // namespace
-
 TEST_F(EngineFixture, OneRequestEqualsGenerateAtEveryDepth) {
   ASSERT_EQ(model->max_depth(), 5);
   auto e = engine();
@@ -308,3 +306,5 @@ TEST_F(EngineFixture, ShutdownDrainsThenEndsRunningRequests) {
   EXPECT_TRUE(r->finished());
   EXPECT_EQ(r->finish_reason(), "shutdown");
 }
+
+}  // namespace
