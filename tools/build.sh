@@ -14,5 +14,9 @@ if [ ! -f "build/$preset/build.ninja" ]; then
   cmake --preset "$preset" > "build-$preset-configure.log" 2>&1 || { cat "build-$preset-configure.log"; exit 1; }
   mkdir -p "build/$preset" && mv "build-$preset-configure.log" "build/$preset/configure.log"
 fi
+# ccache keys on paths relative to the checkout, so a cache filled in one checkout serves another.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
 echo "[build] building preset $preset"
+start=$(date +%s)
 cmake --build --preset "$preset" "$@"
+echo "[build] preset $preset built in $(( $(date +%s) - start )) s"

@@ -11,6 +11,8 @@ bash tools/build.sh "$preset"
 if [ -x tools/fetch_smollm2.sh ]; then
   bash tools/fetch_smollm2.sh || echo "[tests] warning: SmolLM2 conversion failed; its tests will be skipped"
 fi
-echo "[tests] running ctest ($preset)"
+echo "[tests] running ctest ($preset) after $(( $(date +%s) - start )) s of set-up and build"
+ctest_start=$(date +%s)
 ctest --preset "$preset" "$@"
+echo "[tests] ctest took $(( $(date +%s) - ctest_start )) s"
 echo "[tests] total $(( $(date +%s) - start )) s"
