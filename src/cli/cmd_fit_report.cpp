@@ -117,7 +117,7 @@ int run_fit_report(int argc, char** argv) {
       parse_layers((*parsed)["layers"].as<std::string>(), model->config().num_hidden_layers);
   auto tokenizer = load_tokenizer(r.model.path, model->config().vocab_size);
   distill::Corpus corpus = distill::load_corpus(r, *tokenizer);
-  data::SequenceStream stream = corpus.stream(seq_len, r.run.seed, r.data.copy_fraction);
+  data::SequenceStream stream = corpus.training_stream(seq_len, r.run.seed);
   at::Tensor train = distill::next_sequences(stream, train_n);  // [N, T]
   at::Tensor eval = distill::next_sequences(stream, eval_n);    // [M, T], not trained on
   for (const auto& used : stream.usage()) {

@@ -16,6 +16,7 @@ namespace dsla::distill {
 
 Corpus load_corpus(const config::Recipe& recipe, const Tokenizer& tokenizer) {
   Corpus c;
+  c.copy_fraction = recipe.data.copy_fraction;
   const double holdout = recipe.data.holdout_fraction;
   auto eval_cap = static_cast<size_t>(recipe.data.max_eval_tokens);
   const std::string tokenizer_key = data::tokenizer_hash(recipe.model.path);
@@ -52,8 +53,12 @@ Corpus load_corpus(const config::Recipe& recipe, const Tokenizer& tokenizer) {
   return c;
 }
 
-data::SequenceStream Corpus::stream(int64_t seq_len, uint64_t seed, double copy_fraction) const {
+data::SequenceStream Corpus::training_stream(int64_t seq_len, uint64_t seed) const {
   return data::SequenceStream(train, seq_len, seed, copy_fraction);
+}
+
+data::SequenceStream Corpus::calibration_stream(int64_t seq_len, uint64_t seed) const {
+  return data::SequenceStream(train, seq_len, seed);
 }
 
 at::Tensor Corpus::heldout_sequences(int64_t seq_len, int64_t count) const {

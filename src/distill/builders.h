@@ -20,15 +20,17 @@ struct Corpus {
   std::vector<data::MixtureSource> train;
   std::vector<std::pair<std::string, std::vector<int64_t>>> eval;  ///< (file stem, tokens)
   size_t heldout_streams = 0;  ///< the first eval streams are the train files' held-out tails
+  double copy_fraction = 0;    ///< data.copy_fraction: the training sequences' share of copies
 
   /// Up to `count` sequences [n, seq_len] from the held-out tails, taken in turn from each tail
   /// (window 0 of every tail, then window 1, ...). Throws when no tail holds a full sequence.
   at::Tensor heldout_sequences(int64_t seq_len, int64_t count) const;
 
   /// The training sequences of `seq_len` tokens, in the order data::SequenceStream gives them;
-  /// `copy_fraction` of them repeat their first half (data.copy_fraction for training streams,
-  /// 0 for calibration).
-  data::SequenceStream stream(int64_t seq_len, uint64_t seed, double copy_fraction) const;
+  /// `copy_fraction` of them repeat their first half.
+  data::SequenceStream training_stream(int64_t seq_len, uint64_t seed) const;
+  /// The same sequences without copies (the profile's calibration).
+  data::SequenceStream calibration_stream(int64_t seq_len, uint64_t seed) const;
   /// Training tokens available (all sources).
   int64_t train_tokens() const;
 };

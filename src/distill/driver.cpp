@@ -33,7 +33,7 @@ SensitivityReport profile_layers(model::LlamaForCausalLMImpl& model, const confi
   DSLA_CHECK(r.profile.seq_len <= model.config().max_position_embeddings,
              "profile.seq_len {} exceeds the model's {} positions", r.profile.seq_len,
              model.config().max_position_embeddings);
-  data::SequenceStream stream = corpus.stream(r.profile.seq_len, r.run.seed, 0);
+  data::SequenceStream stream = corpus.calibration_stream(r.profile.seq_len, r.run.seed);
   at::Tensor ids = next_sequences(stream, r.profile.sequences);  // [N, T]
   SensitivityReport report;
   for (config::ProfileMetric kind : r.profile.metrics) {
@@ -189,7 +189,7 @@ std::string utc_now() {
 /// parallel transfer phase's in a parallel run): [local, T].
 at::Tensor stage_sequences(StageContext& c, int64_t stage, int64_t n, const FitOptions& o) {
   const config::Recipe& r = c.recipe;
-  data::SequenceStream stream = c.corpus.stream(r.data.seq_len, r.run.seed, r.data.copy_fraction);
+  data::SequenceStream stream = c.corpus.training_stream(r.data.seq_len, r.run.seed);
   stream.skip((c.transfer ? transfer_phase_sequences(r) : 0) + (stage - 1) * n);
   at::Tensor all = next_sequences(stream, n);  // [n, T]
   return all.index_select(0, at::tensor(local_items(n, o), at::kLong));

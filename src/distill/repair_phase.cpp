@@ -42,7 +42,7 @@ run::RepairRecord run_repair_phase(model::HybridModel& hybrid, const config::Rec
       dir && d.check_every == 0 ? dir->repair_partial_file() : std::filesystem::path(), stop);
   if (d.check_every == 0) o.checkpoints = &checkpoints;
   int64_t n = d.repair_steps * d.batch_size;
-  data::SequenceStream stream = corpus.stream(r.data.seq_len, r.run.seed, r.data.copy_fraction);
+  data::SequenceStream stream = corpus.training_stream(r.data.seq_len, r.run.seed);
   stream.skip(skip_sequences);
   at::Tensor all = next_sequences(stream, n);  // [n, T]
   at::Tensor ids = all.index_select(0, at::tensor(local_items(n, o), at::kLong));

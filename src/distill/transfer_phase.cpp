@@ -121,7 +121,7 @@ struct PhaseSequences {
 
 PhaseSequences phase_sequences(const Corpus& corpus, const config::Recipe& r) {
   const int64_t batch = r.distill.batch_size;
-  data::SequenceStream stream = corpus.stream(r.data.seq_len, r.run.seed, r.data.copy_fraction);
+  data::SequenceStream stream = corpus.training_stream(r.data.seq_len, r.run.seed);
   PhaseSequences p;
   p.train = next_sequences(stream, r.distill.steps_per_layer * batch);
   p.train_usage = stream.usage();

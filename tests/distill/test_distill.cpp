@@ -1,6 +1,6 @@
 // Profiling and chained distillation on stories260K: attention weights against SDPA, attention
-// transfer lowers its loss, a run checkpoints / resumes / refuses mismatches, and an export loads
-// back with bit-identical logits.
+// transfer lowers its loss, training streams carry data.copy_fraction (calibration never), a run
+// checkpoints / resumes / refuses mismatches, and an export loads back with bit-identical logits.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/paths.h"
+#include "distill/builders.h"
 #include "distill/driver.h"
 #include "distill/layer_fit.h"
 #include "model/export.h"
@@ -16,6 +17,7 @@
 #include "model/weight_loader.h"
 #include "support/test_paths.h"
 #include "support/tiny_recipe.h"
+#include "tokenizer/tokenizer.h"
 
 using namespace dsla;
 namespace t = dsla::testing;
@@ -84,6 +86,30 @@ TEST(Distill, AttentionTransferLowersTheLoss) {
   auto r = distill::fit_attention(*model->layer(2).attention(), io, model->make_context(0, 48), o);
   EXPECT_LT(r.final_loss, 0.7 * r.first_loss) << r.first_loss << " -> " << r.final_loss;
   for (auto& p : model->layer(2).attention()->parameters()) EXPECT_FALSE(p.requires_grad());
+}
+
+TEST(Distill, TrainingStreamsCarryTheRecipesCopyFractionCalibrationNever) {
+  fs::path dir = t::make_temp_dir("corpus_copies");
+  config::Recipe r = tiny_recipe(dir);
+  r.data.copy_fraction = 0.5;
+  auto tokenizer = load_tokenizer(r.model.path);
+  distill::Corpus corpus = distill::load_corpus(r, *tokenizer);
+  const int64_t seq_len = r.data.seq_len, half = seq_len / 2, n = 8;
+  // [n, seq_len] each; copies repeat their first half, the rest are the calibration's sequences.
+  at::Tensor train = at::tensor(corpus.training_stream(seq_len, 7).next(n)).view({n, seq_len});
+  at::Tensor calib = at::tensor(corpus.calibration_stream(seq_len, 7).next(n)).view({n, seq_len});
+  int64_t copies = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    bool copy = at::equal(train[i].slice(0, half, 2 * half), train[i].slice(0, 0, half));
+    copies += copy ? 1 : 0;
+    EXPECT_TRUE(at::equal(train[i].slice(0, 0, half), calib[i].slice(0, 0, half))) << i;
+    if (!copy) {
+      EXPECT_TRUE(at::equal(train[i], calib[i])) << i;
+    }
+    EXPECT_FALSE(at::equal(calib[i].slice(0, half, 2 * half), calib[i].slice(0, 0, half))) << i;
+  }
+  EXPECT_EQ(copies, n / 2);
+  fs::remove_all(dir);
 }
 
 TEST(Distill, RunCheckpointsResumesAndExportsBitIdentically) {
