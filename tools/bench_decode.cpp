@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/seconds.h"
 #include "core/threads.h"
 #include "model/device.h"
 #include "model/dsla_attention.h"
@@ -34,10 +35,6 @@ c10::Device bench_device = c10::kCPU;  // --device
 /// Waits for the device's queued work, so the clock reads what the GPU did (a no-op on the CPU).
 void wait_for_device() {
   if (bench_device.is_cuda()) torch::cuda::synchronize(bench_device.index());
-}
-
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
 /// Best-of-5 read bandwidth (bytes/s) of summing a 1 GiB fp32 tensor, and copy bandwidth.

@@ -8,6 +8,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/paths.h"
+#include "core/seconds.h"
 #include "core/threads.h"
 #include "model/device.h"
 #include "model/weight_loader.h"
@@ -55,7 +56,7 @@ LoadedModel load_model_from_options(const cxxopts::ParseResult& args, bool with_
   m.model = model::load_llama(m.dir, parse_dtype(args["dtype"].as<std::string>()));
   m.model->to(m.device);
   if (with_tokenizer) m.tokenizer = load_tokenizer(m.dir, m.model->config().vocab_size);
-  m.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  m.load_seconds = seconds_since(t0);
   std::fprintf(stderr, "[dsla] loaded %s in %.2f s (%s, %d threads)\n", m.dir.c_str(),
                m.load_seconds, m.device.str().c_str(), m.threads);
   return m;

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/seconds.h"
+
 namespace dsla {
 namespace {
 
@@ -38,7 +40,7 @@ ProgressBar::~ProgressBar() {
 }
 
 double ProgressBar::rate() const {
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  double secs = seconds_since(start_);
   return secs > 0 ? static_cast<double>(done_) / secs : 0.0;
 }
 
@@ -66,7 +68,7 @@ void ProgressBar::draw(bool final_line) {
   double frac = std::min(1.0, static_cast<double>(done_) / static_cast<double>(total_));
   double r = rate();
   double eta = r > 0 ? static_cast<double>(total_ - done_) / r : -1;
-  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  double elapsed = seconds_since(start_);
   constexpr int kWidth = 24;
   int filled = static_cast<int>(frac * kWidth);
   std::string bar = std::string(filled, '#') + std::string(kWidth - filled, '.');

@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/seconds.h"
 #include "data/sharded_batches.h"
 #include "dist/group.h"
 
@@ -220,9 +221,7 @@ class FitLoop {
     return std::make_unique<torch::optim::AdamW>(
         params_, torch::optim::AdamWOptions(o_.lr).weight_decay(0.0));
   }
-  double seconds_since_start() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  }
+  double seconds_since_start() const { return seconds_since(start_); }
 
   /// Continues from the loop checkpoint when there is one: returns the steps it holds.
   int64_t resume() {
@@ -247,8 +246,7 @@ class FitLoop {
     if (group_) {
       auto before = std::chrono::steady_clock::now();
       sum_gradients(*group_, params_);
-      allreduce_seconds_ +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - before).count();
+      allreduce_seconds_ += seconds_since(before);
     }
     if (o_.max_grad_norm > 0) {
       for (const auto& g : groups_) torch::nn::utils::clip_grad_norm_(g, o_.max_grad_norm);

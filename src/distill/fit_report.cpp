@@ -12,6 +12,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/quantile.h"
+#include "core/seconds.h"
 #include "model/conversion.h"
 #include "report/plot.h"
 
@@ -85,8 +86,7 @@ FitReport fit_report(model::LlamaForCausalLMImpl& teacher, const at::Tensor& tra
         o.label = fmt::format("L{} {}", layer, form.name);
         fit_attention(*student, train, ctx, o);
         row.after = heldout_mse(*student, eval, ctx, fit.batch_size);
-        row.seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        row.seconds = seconds_since(start);
         report.rows.push_back(row);
         if (on_row) on_row(row);
       }

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/seconds.h"
 #include "dist/group.h"
 #include "distill/phase_support.h"
 #include "io/safetensors.h"
@@ -189,8 +190,7 @@ nlohmann::json train_phase(const PhaseContext& c, const LayerStudents& todo,
   return dist::run_on_main(c.group, fmt::format("scoring and checkpointing {}", run.name), [&] {
     auto start = std::chrono::steady_clock::now();
     std::map<int64_t, double> mse = transfer_mse(c.hybrid.model(), todo, heldout, batch);
-    double eval_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double eval_seconds = seconds_since(start);
     nlohmann::json out = summary;
     for (size_t i = 0; i < fit.layers.size(); ++i) {
       nlohmann::json& entry = out["layers"][std::to_string(fit.layers[i])];

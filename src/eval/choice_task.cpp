@@ -12,6 +12,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/seconds.h"
 #include "eval/prompts.h"
 #include "eval/task_runner.h"
 
@@ -96,7 +97,7 @@ TaskResult run_choice_task(model::LlamaForCausalLMImpl& model, const Tokenizer& 
     }
     auto t0 = std::chrono::steady_clock::now();
     std::vector<double> ll = log_likelihoods(model, requests);
-    result.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    result.seconds += seconds_since(t0);
     size_t best = 0, best_norm = 0;
     std::vector<double> norm;
     for (size_t c = 0; c < ll.size(); ++c) {

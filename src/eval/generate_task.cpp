@@ -11,6 +11,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/seconds.h"
 #include "eval/prompts.h"
 #include "eval/rouge.h"
 #include "eval/squad_metric.h"
@@ -125,7 +126,7 @@ TaskResult run_generate_task(model::LlamaForCausalLMImpl& model, const Tokenizer
     for (size_t i : batch) batch_ids.push_back(ids[i]);
     auto t0 = std::chrono::steady_clock::now();
     auto out = model::generate_batch(model, batch_ids, go, stop_found);
-    double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double dt = seconds_since(t0);
     result.seconds += dt;
     for (size_t r = 0; r < batch.size(); ++r) {
       predictions[batch[r]] = finish_text(tokenizer.decode(out[r].tokens), stop);

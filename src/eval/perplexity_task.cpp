@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/seconds.h"
 #include "eval/task_runner.h"
 #include "model/perplexity.h"
 
@@ -36,7 +37,7 @@ TaskResult run_perplexity_task(model::LlamaForCausalLMImpl& model, const Tokeniz
     std::vector<int64_t> tokens = tokenizer.encode(text.str(), /*add_bos=*/false);
     auto t0 = std::chrono::steady_clock::now();
     model::PerplexityResult r = model::compute_perplexity(model, tokens, o);
-    result.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    result.seconds += seconds_since(t0);
     result.metrics["ppl:" + file.stem().string()] = r.perplexity();
     result.examples += r.windows;
   }

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "core/seconds.h"
 #include "serve/mixed_decode.h"
 #include "serve/token_logprobs.h"
 
@@ -106,7 +107,7 @@ void Engine::join() {
 }
 
 double Engine::seconds_since_start() const {
-  return std::chrono::duration<double>(Clock::now() - start_).count();
+  return seconds_since(start_);
 }
 
 LoadSignals Engine::signals() {
