@@ -5,7 +5,7 @@
 # greedy text on CUDA against the CPU's, and the stories260K recipe distilled, exported and scored on CUDA.
 # Works in $GPU_CHECK_WORK (default /tmp/gpu_check); leaves three files in $work (the device tool returns at most
 # eight): summary.json, gpu_check.log and results.tgz (every step's small outputs: JSON, text, gtest reports).
-# On the device tool: carry [".gpu_carry", ".whl"], command "bash tools/gpu_check.sh", timeout_s 540.
+# On the device tool: carry [".gpu_carry", ".whl"], command "bash tools/gpu_check.sh", timeout_s 420.
 # Rehearsal without a GPU: GPU_CHECK_DEVICE=cpu PYTHON=<python with torch> bash tools/gpu_check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -31,11 +31,24 @@ export DSLA_ASSETS=$carry/assets DSLA_HOME=$work/home
 steps=$work/steps.jsonl
 : > "$steps"
 
-# step NAME SECONDS CMD...: runs CMD under a time limit; logs it and records its exit code and wall time.
+# The whole check stops starting steps at this many seconds, so that the summary and results.tgz are written
+# inside the device call's timeout (device time is 15 minutes a session, machine start included).
+deadline=${GPU_CHECK_DEADLINE_S:-390}
+check_start=$(date +%s)
+
+# step NAME SECONDS CMD...: runs CMD under a time limit (cut to what is left before the deadline); logs it and
+# records its exit code and wall time, or that it was skipped because the deadline had passed.
 step() {
   local name=$1 limit=$2
   shift 2
-  echo "=== $name: $*"
+  local left=$((deadline - ($(date +%s) - check_start)))
+  if ((left < 10)); then
+    echo "=== $name: skipped, ${left} s left of the check's ${deadline} s: $*"
+    printf '{"step":"%s","exit":124,"seconds":0,"skipped":true}\n' "$name" >> "$steps"
+    return 124
+  fi
+  ((limit > left)) && limit=$left
+  echo "=== $name (limit $limit s): $*"
   local t0 rc
   t0=$(date +%s%N)
   timeout "$limit" "$@"
