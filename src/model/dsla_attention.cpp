@@ -194,8 +194,8 @@ ExactPart DslaAttention::exact_part(const at::Tensor& q, const at::Tensor& all_k
     cache->sink_k = sink_k.detach();
     cache->sink_v = sink_v.detach();
   }
-  keys.sink_k = all_heads(sink_k);
-  keys.sink_v = all_heads(sink_v);
+  keys.sink_k = sink_k;
+  keys.sink_v = sink_v;
   return exact_window_part(q, keys, start, pad, options_.window, options_.chunk_size);
 }
 
@@ -228,9 +228,9 @@ at::Tensor DslaAttention::forward(const at::Tensor& x, const AttentionContext& c
     all_v = at::cat({buf_v, v}, 1);
   }
   at::Tensor entering = entering_mask(start, t, n, options_.sinks, pad);  // [B, T]
-  // Repeated to all heads once: the states read the first T, the exact window all N + T.
-  at::Tensor k_heads = all_heads(all_k), v_heads = all_heads(all_v);
-  at::Tensor k_in = k_heads.narrow(1, 0, t), v_in = v_heads.narrow(1, 0, t);
+  // The states read the first T tokens repeated to all heads; the exact window reads all N + T at
+  // KV heads (grouped queries, no copy of the window per head).
+  at::Tensor k_in = all_heads(all_k.narrow(1, 0, t)), v_in = all_heads(all_v.narrow(1, 0, t));
   at::Tensor q_lin = q;
   if (temperature_log.defined())
     q_lin = q * temperature_log.exp().view({1, 1, heads_, 1}).to(q.scalar_type());
@@ -246,7 +246,7 @@ at::Tensor DslaAttention::forward(const at::Tensor& x, const AttentionContext& c
     at::Tensor num = o.narrow(3, 0, head_dim_).to(at::kFloat) * unscale;  // [B, T, H, dv]
     at::Tensor den = o.narrow(3, head_dim_, 1).to(at::kFloat) * unscale;  // [B, T, H, 1]
     if (n > 0) {
-      ExactPart exact = exact_part(q, k_heads, v_heads, k, v, start, pad, cache);
+      ExactPart exact = exact_part(q, all_k, all_v, k, v, start, pad, cache);
       at::Tensor weight = at::exp(window_log_weight.to(at::kFloat)).view({1, 1, heads_, 1});
       num = num + weight * exact.num;
       den = den + weight * exact.den;

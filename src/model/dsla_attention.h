@@ -61,7 +61,7 @@ class DslaAttention : public AttentionModule {
   at::Tensor linear_part(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                          const at::Tensor& x, LayerCache* cache);
   /// The window and sinks' part for queries q [B, T, H, d]: all_k/all_v are the buffered and new
-  /// tokens at all heads, k/v the new ones at KV heads (sinks are buffered at KV heads).
+  /// tokens, k/v the new ones, all at KV heads (sinks are buffered at KV heads too).
   ExactPart exact_part(const at::Tensor& q, const at::Tensor& all_k, const at::Tensor& all_v,
                        const at::Tensor& k, const at::Tensor& v, int64_t start,
                        const at::Tensor& pad, LayerCache* cache);

@@ -8,11 +8,13 @@
 
 namespace dsla::model {
 
-/// The keys and values the exact part reads, all at full head count.
+/// The keys and values the exact part reads, at KV-head count (query heads share them in groups:
+/// head h reads KV head h / (H / KVH), as repeat_interleave would give them).
 struct WindowKeys {
   at::Tensor k,
-      v;  ///< [B, N + T, H, d|dv]: the N buffered tokens (columns start - N ..), then T new
-  at::Tensor sink_k, sink_v;  ///< [B, S, H, d|dv]: sink s of row b at column pad[b] + s; S may be 0
+      v;  ///< [B, N + T, KVH, d|dv]: the N buffered tokens (columns start - N ..), then T new
+  at::Tensor sink_k,
+      sink_v;  ///< [B, S, KVH, d|dv]: sink s of row b at column pad[b] + s; S may be 0
 };
 
 /// Sums over the visible keys of one query (fp32): num = sum_j exp(s_j - m) v_j and den = sum_j
@@ -22,10 +24,11 @@ struct ExactPart {
   at::Tensor den;  ///< [B, T, H, 1]
 };
 
-/// The exact part for queries q [B, T, H, d] at columns start .. start + T - 1 of rows padded by
-/// pad [B] (int64). A sequence key at column c is visible when pad <= c <= t and t - c < window; a
-/// sink at column c when c <= t and t - c >= window (inside the window it is a sequence key).
-/// Queries are taken `chunk` at a time, so memory grows with T * (window + chunk + S), not T^2.
+/// The exact part for queries q [B, T, H, d] (H a multiple of KVH) at columns start .. start + T -
+/// 1 of rows padded by pad [B] (int64). A sequence key at column c is visible when pad <= c <= t
+/// and t - c < window; a sink at column c when c <= t and t - c >= window (inside the window it is
+/// a sequence key). Queries are taken `chunk` at a time, so memory grows with T * (window + chunk +
+/// S), not T^2.
 ExactPart exact_window_part(const at::Tensor& q, const WindowKeys& keys, int64_t start,
                             const at::Tensor& pad, int64_t window, int64_t chunk);
 
