@@ -65,7 +65,8 @@ serve::BatchCache synthetic_cache(model::LlamaForCausalLMImpl& m, int64_t batch,
                                   int64_t extra) {
   const auto& c = m.config();
   int64_t hd = c.hidden_size / c.num_attention_heads;
-  int64_t prefill = std::min<int64_t>(context, 256);  // > any window + sinks the recipes use
+  // Layers allocate their window and sink buffers whole, so 256 real tokens give every shape.
+  int64_t prefill = std::min<int64_t>(context, 256);
   model::InferenceCache cache(m.num_layers());
   m.forward(at::randint(3, c.vocab_size, {batch, prefill}, at::kLong), 0, &cache,
             model::LogitsFor::kLast);
